@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs meshproof's build and test dependencies from Debian packages, then builds it.
+#   scripts/setup.sh            install dependencies (if missing) and build into ./build
+#   scripts/setup.sh --deps     only install dependencies
+# Needs root for apt-get (run with sudo, or as root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Build: compiler, CMake, libraries. Runtime/test tools: capture, TLS stacks, servers we test against.
+BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config
+  libpcap-dev libssl-dev libboost-dev libboost-filesystem-dev libyaml-cpp-dev prometheus-cpp-dev
+  doctest-dev libexpected-dev)
+TEST_PACKAGES=(openssl iproute2 tcpdump tshark curl nginx-light stunnel4 gnutls-bin redis-server
+  python3 ethtool prometheus prometheus-pushgateway)
+
+missing=()
+for p in "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: need root to install: ${missing[*]} (run: sudo $0)" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # tshark asks whether non-root users may capture; answer no without a prompt.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # Debian starts these services on install; our tests start their own instances on other ports.
+  for svc in nginx redis-server prometheus prometheus-pushgateway; do
+    if command -v systemctl >/dev/null 2>&1; then systemctl stop "$svc" 2>/dev/null || true; fi
+    service "$svc" stop >/dev/null 2>&1 || true
+  done
+fi
+[[ "${1:-}" == "--deps" ]] && exit 0
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo ${MESHPROOF_CMAKE_ARGS:-}
+cmake --build build -j"$(nproc)"
+echo "setup: built ./build/meshproof"
