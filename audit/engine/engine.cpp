@@ -1,0 +1,372 @@
+#include "audit/engine/engine.hpp"
+
+#include <algorithm>
+
+#include "audit/classify/plaintext.hpp"
+#include "audit/classify/tls_parser.hpp"
+#include "audit/decode/packet.hpp"
+#include "audit/flow/flow_table.hpp"
+#include "audit/flow/tcp_flow.hpp"
+#include "audit/verdict/verdict.hpp"
+
+namespace meshproof::audit {
+
+namespace {
+
+constexpr auto kC2S = Direction::ClientToServer;
+constexpr auto kS2C = Direction::ServerToClient;
+constexpr std::uint32_t kNoRecord = 0xffffffffu;
+
+// Classifier state of a flow whose verdict is still open. Freed when the verdict is final, so a
+// finished flow costs only its TcpFlow counters.
+struct FlowAnalysis {
+    enum class Mode : std::uint8_t { Undecided, Tls, Plaintext };
+    Mode mode = Mode::Undecided;
+    TlsParser tls;
+    std::array<std::optional<std::size_t>, 2> tls_start{};  // stream offset where TLS starts, per direction
+    std::optional<std::string> prelude;                     // plaintext upgrade before TLS
+    std::size_t prelude_len[2] = {0, 0};
+    bool tls_checked_server_side = false;
+};
+
+struct FlowState {
+    TcpFlow tcp;
+    std::unique_ptr<FlowAnalysis> analysis = std::make_unique<FlowAnalysis>();
+    std::uint32_t record = kNoRecord;  // index into Impl::records once the verdict is final
+    Tunnel tunnel = Tunnel::None;
+    std::uint32_t vni = 0;
+    std::uint32_t input = 0;
+};
+
+}  // namespace
+
+struct Engine::Impl {
+    EngineConfig cfg;
+    FlowTable<FlowState> table;
+    std::vector<FlowRecord> records;       // finished verdicts (slots reused when keep_records is false)
+    std::vector<std::uint32_t> free_slots;
+    std::vector<FlowRecord> finished;      // completed flows, kept for the report
+    AuditSummary summary;
+    FlowSink sink;
+    std::uint32_t input_index = 0;
+    std::uint64_t input_packets = 0;
+
+    explicit Impl(EngineConfig c) : cfg(c), table(c.max_flows) {
+        table.set_eviction_handler([this](const FlowKey&, FlowState& fs, EvictionReason why) {
+            if (why == EvictionReason::Capacity) ++summary.flows_evicted;
+            complete(fs, why == EvictionReason::Capacity);
+        });
+    }
+
+    void count_decode(const DecodedPacket& d) {
+        switch (d.status) {
+            case DecodeStatus::Ok: break;
+            case DecodeStatus::NotIp: ++summary.not_ip; break;
+            case DecodeStatus::Fragment: ++summary.ip_fragments; break;
+            case DecodeStatus::UnsupportedLinkType: ++summary.unsupported_link; break;
+            case DecodeStatus::Truncated: ++summary.truncated_frames; break;
+            case DecodeStatus::Malformed: ++summary.malformed_frames; break;
+            case DecodeStatus::OtherTransport: ++summary.other_transport; break;
+        }
+    }
+
+    void on_packet(const RawPacket& p) {
+        ++summary.packets;
+        ++input_packets;
+        summary.bytes += p.wire_len;
+        if (summary.first_ts == 0 || p.ts < summary.first_ts) summary.first_ts = p.ts;
+        summary.last_ts = std::max(summary.last_ts, p.ts);
+
+        const DecodedPacket d = decode_frame(static_cast<LinkType>(p.link_type), p.data);
+        count_decode(d);
+        if (d.status != DecodeStatus::Ok) return;
+        if (d.tunnel != Tunnel::None) ++summary.tunnelled_packets;
+        if (d.transport == Transport::Udp) {
+            ++summary.udp_packets;
+            return;
+        }
+        if (d.transport != Transport::Tcp) return;
+        ++summary.tcp_packets;
+
+        const FlowKey key = FlowKey::from_packet(d);
+        auto make = [&] {
+            FlowState fs{TcpFlow(d, p.ts, cfg.stream)};
+            fs.tunnel = d.tunnel;
+            fs.vni = d.tunnel_vni;
+            fs.input = input_index;
+            return fs;
+        };
+        auto res = table.find_or_insert(key, p.ts, make);
+        if (!res.inserted && res.value->tcp.starts_new_connection(d)) {
+            // Port reuse: the old connection is over, a new one starts on the same 4-tuple.
+            complete(*res.value, false);
+            table.erase(key);
+            res = table.find_or_insert(key, p.ts, make);
+        }
+        FlowState& fs = *res.value;
+        const std::uint64_t dups = fs.tcp.duplicates();
+        const Direction dir = fs.tcp.on_packet(d, p.ts);
+        if (fs.tcp.duplicates() != dups) {
+            ++summary.duplicate_packets;
+            return;
+        }
+        if (!fs.analysis) return;  // verdict final: counters only
+        if (!d.payload.empty() || (d.tcp_flags & (tcp_flags::Fin | tcp_flags::Rst))) analyze(fs, dir);
+    }
+
+    // Decide, as bytes arrive, which classifier owns the flow; finalize as soon as nothing more can
+    // be learned (the nDPI/Zeek cutoff), so the rest of the flow costs a lookup and counters.
+    void analyze(FlowState& fs, Direction) {
+        FlowAnalysis& a = *fs.analysis;
+        TcpFlow& tcp = fs.tcp;
+        if (a.mode == FlowAnalysis::Mode::Undecided) {
+            const Bytes c2s = tcp.stream(kC2S).data();
+            const Bytes s2c = tcp.stream(kS2C).data();
+            if (!c2s.empty()) {
+                const ParseOutcome o = sniff_tls(c2s);
+                if (o == ParseOutcome::Ok) {
+                    a.mode = FlowAnalysis::Mode::Tls;
+                    a.tls_start[index(kC2S)] = 0;
+                } else if (o == ParseOutcome::NotThisProtocol) {
+                    a.mode = FlowAnalysis::Mode::Plaintext;
+                }
+            } else if (!s2c.empty()) {
+                const ParseOutcome o = sniff_tls(s2c);
+                if (o == ParseOutcome::Ok) {
+                    // A ClientHello from the side the port heuristic called the server: fix the roles.
+                    if (tcp.midstream() && find_tls_start(s2c, true, 1) == std::size_t{0}) tcp.swap_roles();
+                    a.mode = FlowAnalysis::Mode::Tls;
+                } else if (o == ParseOutcome::NotThisProtocol) {
+                    a.mode = FlowAnalysis::Mode::Plaintext;  // server speaks first (SMTP, MySQL, SSH)
+                }
+            }
+        }
+        if (a.mode == FlowAnalysis::Mode::Plaintext) look_for_tls_upgrade(fs);
+        if (a.mode == FlowAnalysis::Mode::Tls) {
+            feed_tls(fs);
+            const TlsFacts& t = a.tls.facts();
+            const bool both_failed = a.tls.failed(kC2S) && a.tls.failed(kS2C);
+            if (t.handshake_visible_complete || both_failed) return finalize(fs);
+        }
+        if (tcp.closed()) return finalize(fs);
+        if (a.mode == FlowAnalysis::Mode::Plaintext && (!tcp.stream(kC2S).inspecting() || !tcp.stream(kS2C).inspecting()))
+            return finalize(fs);
+        if (a.mode == FlowAnalysis::Mode::Tls && !tcp.stream(kC2S).inspecting() && !tcp.stream(kS2C).inspecting())
+            return finalize(fs);
+    }
+
+    void feed_tls(FlowState& fs) {
+        FlowAnalysis& a = *fs.analysis;
+        for (Direction d : {kC2S, kS2C}) {
+            const Bytes data = fs.tcp.stream(d).data();
+            auto& start = a.tls_start[index(d)];
+            if (!start && !data.empty()) {
+                // The other side's TLS: at byte 0 normally; after a prelude for STARTTLS-style upgrades.
+                if (sniff_tls(data) == ParseOutcome::Ok) start = 0;
+                else if (auto off = find_tls_start(data, d == kC2S)) start = *off;
+            }
+            if (start && *start <= data.size()) a.tls.feed(d, data.subspan(*start));
+        }
+    }
+
+    // Plaintext that turns into TLS (SMTP STARTTLS, PostgreSQL SSLRequest, MySQL CLIENT_SSL, SOCKS).
+    void look_for_tls_upgrade(FlowState& fs) {
+        FlowAnalysis& a = *fs.analysis;
+        const Bytes c2s = fs.tcp.stream(kC2S).data();
+        if (c2s.empty()) return;
+        const auto off = find_tls_start(c2s, true);
+        if (!off || *off == 0) return;
+        a.mode = FlowAnalysis::Mode::Tls;
+        a.tls_start[index(kC2S)] = *off;
+        a.prelude_len[index(kC2S)] = *off;
+        const Bytes s2c = fs.tcp.stream(kS2C).data();
+        if (auto soff = find_tls_start(s2c, false)) {
+            a.tls_start[index(kS2C)] = *soff;
+            a.prelude_len[index(kS2C)] = *soff;
+        }
+    }
+
+    void finalize(FlowState& fs) {
+        if (!fs.analysis) return;
+        FlowAnalysis& a = *fs.analysis;
+        TcpFlow& tcp = fs.tcp;
+        tcp.finish();
+        if (a.mode == FlowAnalysis::Mode::Tls) feed_tls(fs);
+
+        FlowObservations obs;
+        obs.server_port = tcp.server_port();
+        obs.syn_seen = tcp.syn_seen();
+        obs.synack_seen = tcp.synack_seen();
+        obs.midstream = tcp.midstream();
+        obs.client_fin = tcp.fin_from(kC2S);
+        obs.server_fin = tcp.fin_from(kS2C);
+        obs.client_rst = tcp.rst_from(kC2S);
+        obs.server_rst = tcp.rst_from(kS2C);
+        for (Direction d : {kC2S, kS2C}) {
+            const auto i = index(d);
+            obs.payload_bytes[i] = tcp.stats(d).wire_payload_bytes;
+            obs.first_bytes[i] = tcp.stream(d).data();
+            obs.payload_cut[i] = tcp.stream(d).has_gap();
+        }
+        std::optional<PlaintextFacts> plain;
+        if (a.mode == FlowAnalysis::Mode::Tls) {
+            const TlsFacts& t = a.tls.facts();
+            obs.tls = &t;
+            obs.tls_records_only = !t.client_hello && !t.server_hello &&
+                                   (t.app_data_records_c2s + t.app_data_records_s2c) > 0;
+            if (a.prelude_len[0] > 0) {
+                const Bytes c2s = obs.first_bytes[0].first(std::min(a.prelude_len[0], obs.first_bytes[0].size()));
+                const Bytes s2c = obs.first_bytes[1].first(std::min(a.prelude_len[1], obs.first_bytes[1].size()));
+                plain = classify_plaintext(c2s, s2c, obs.server_port);
+                obs.tls_prelude = plain->tls_upgrade ? *plain->tls_upgrade
+                                                     : (plain->protocol.empty() ? std::string("plaintext prelude") : plain->protocol);
+                obs.plaintext = &*plain;
+            }
+            add_outcomes("tls", a.tls.outcomes());
+        } else {
+            plain = classify_plaintext(obs.first_bytes[0], obs.first_bytes[1], obs.server_port);
+            obs.plaintext = &*plain;
+        }
+        if (plain) {
+            for (const auto& run : plain->outcomes) summary.parse_outcomes[std::string(run.parser)].add(run.outcome);
+        }
+        FlowRecord rec;
+        decide(obs, rec);
+        rec.client_ip = tcp.client_address();
+        rec.server_ip = tcp.server_address();
+        rec.client_port = tcp.client_port();
+        rec.server_port = tcp.server_port();
+        rec.midstream = tcp.midstream();
+        rec.client_basis = std::string(to_string(tcp.client_basis()));
+        rec.tunnel = fs.tunnel;
+        rec.vlan_or_vni = fs.vni;
+        if (fs.input < summary.inputs.size()) rec.source = summary.inputs[fs.input].name;
+        for (Direction d : {kC2S, kS2C}) rec.gap[index(d)] = tcp.stream(d).has_gap();
+
+        fs.analysis.reset();
+        tcp.release_streams();
+        if (!free_slots.empty()) {
+            fs.record = free_slots.back();
+            free_slots.pop_back();
+            records[fs.record] = std::move(rec);
+        } else {
+            fs.record = static_cast<std::uint32_t>(records.size());
+            records.push_back(std::move(rec));
+        }
+    }
+
+    void add_outcomes(const std::string& parser, const OutcomeCounts& c) {
+        auto& dst = summary.parse_outcomes[parser];
+        for (std::size_t i = 0; i < kParseOutcomeCount; ++i) dst.n[i] += c.n[i];
+    }
+
+    // The flow is over (closed and expired, evicted, or the capture ended): its counters are final.
+    void complete(FlowState& fs, bool evicted) {
+        finalize(fs);
+        FlowRecord& rec = records[fs.record];
+        const TcpFlow& tcp = fs.tcp;
+        for (Direction d : {kC2S, kS2C}) {
+            rec.packets[index(d)] = tcp.stats(d).packets;
+            rec.bytes[index(d)] = tcp.stats(d).wire_payload_bytes;
+        }
+        rec.first_seen = tcp.first_seen();
+        rec.last_seen = tcp.last_seen();
+        rec.duplicates = tcp.duplicates();
+        rec.retransmitted_bytes = tcp.stream(kC2S).retransmitted_bytes() + tcp.stream(kS2C).retransmitted_bytes();
+        rec.closed_by_rst = tcp.rst_seen();
+        rec.closed_by_fin = tcp.fin_from(kC2S) && tcp.fin_from(kS2C);
+        rec.evicted = evicted;
+
+        ++summary.flows;
+        if (rec.midstream) ++summary.midstream_flows;
+        const auto vi = static_cast<std::size_t>(rec.verdict);
+        ++summary.verdict_flows[vi];
+        summary.verdict_bytes[vi] += rec.bytes[0] + rec.bytes[1];
+        for (const auto& s : rec.secrets) ++summary.secrets_by_kind[s.kind];
+        if (sink) sink(rec);
+        if (cfg.keep_records) finished.push_back(std::move(rec));
+        free_slots.push_back(fs.record);
+        fs.record = kNoRecord;
+    }
+};
+
+Engine::Engine(EngineConfig cfg) : impl_(std::make_unique<Impl>(cfg)) {}
+Engine::~Engine() = default;
+
+void Engine::set_sink(FlowSink sink) { impl_->sink = std::move(sink); }
+
+void Engine::begin_input(const std::string& name, const std::string& description) {
+    impl_->input_index = static_cast<std::uint32_t>(impl_->summary.inputs.size());
+    impl_->summary.inputs.push_back(InputSummary{name, description, 0, std::nullopt, ""});
+    impl_->input_packets = 0;
+}
+
+void Engine::on_packet(const RawPacket& p) { impl_->on_packet(p); }
+
+void Engine::end_input(std::uint64_t packets, const std::optional<SourceError>& error) {
+    if (impl_->summary.inputs.empty()) return;
+    InputSummary& in = impl_->summary.inputs.back();
+    in.packets = packets;
+    if (error) {
+        in.error = error->message;
+        switch (error->kind) {
+            case SourceError::Kind::Open: in.error_kind = "open"; break;
+            case SourceError::Kind::NotACapture: in.error_kind = "not-a-capture"; break;
+            case SourceError::Kind::UnsupportedLinkType: in.error_kind = "unsupported-link-type"; break;
+            case SourceError::Kind::Truncated: in.error_kind = "truncated"; break;
+            case SourceError::Kind::Corrupt: in.error_kind = "corrupt"; break;
+            case SourceError::Kind::Live: in.error_kind = "live"; break;
+        }
+    }
+}
+
+void Engine::expire(double now) { impl_->table.expire_idle(now, impl_->cfg.idle_timeout); }
+
+void Engine::finish() {
+    impl_->table.drain([this](const FlowKey&, FlowState& fs) { impl_->complete(fs, false); });
+    auto& f = impl_->finished;
+    std::stable_sort(f.begin(), f.end(), [](const FlowRecord& a, const FlowRecord& b) { return a.first_seen < b.first_seen; });
+}
+
+const AuditSummary& Engine::summary() const {
+    impl_->summary.flows_active = impl_->table.size();
+    return impl_->summary;
+}
+AuditSummary& Engine::summary() {
+    impl_->summary.flows_active = impl_->table.size();
+    return impl_->summary;
+}
+const std::vector<FlowRecord>& Engine::records() const { return impl_->finished; }
+std::size_t Engine::active_flows() const { return impl_->table.size(); }
+
+bool read_capture_files(const std::vector<std::string>& paths, Engine& engine, const std::atomic<bool>* stop) {
+    bool ok = true;
+    for (const auto& path : paths) {
+        SourceError err;
+        auto src = open_capture_file(path, err);
+        if (!src) {
+            engine.begin_input(path, path);
+            engine.end_input(0, err);
+            ok = false;
+            continue;
+        }
+        engine.begin_input(path, src->describe());
+        RawPacket pkt;
+        std::uint64_t n = 0;
+        SourceStatus st;
+        while ((st = src->next(pkt)) == SourceStatus::Packet) {
+            engine.on_packet(pkt);
+            ++n;
+            if (stop && (n & 0x3ff) == 0 && stop->load(std::memory_order_relaxed)) {
+                engine.summary().interrupted = true;
+                break;
+            }
+        }
+        engine.end_input(n, src->error());
+        if (src->error()) ok = false;
+        if (engine.summary().interrupted) break;
+    }
+    return ok;
+}
+
+}  // namespace meshproof::audit

@@ -1,0 +1,62 @@
+// The audit pipeline for one run: RawPacket -> decode -> flow table -> streams -> classifiers ->
+// verdict -> FlowRecord. Sources (files, live) push packets in; reports and metrics read records out.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/capture/packet_source.hpp"
+#include "audit/flow/tcp_stream.hpp"
+#include "audit/report/audit_summary.hpp"
+#include "audit/verdict/flow_record.hpp"
+
+namespace meshproof::audit {
+
+struct EngineConfig {
+    StreamLimits stream{};                 // bytes kept per direction for the classifiers (16 KiB)
+    std::size_t max_flows = 262144;        // flow table bound; the least recently used flow is evicted
+    double idle_timeout = 300;             // seconds without a packet before a flow is expired (expire())
+    bool keep_records = true;              // keep every finished FlowRecord for the report (false: sink only)
+};
+
+class Engine {
+public:
+    using FlowSink = std::function<void(const FlowRecord&)>;
+
+    explicit Engine(EngineConfig cfg = {});
+    ~Engine();
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    // Called once per finished flow (closed and expired, evicted, or flushed by finish()).
+    void set_sink(FlowSink sink);
+
+    void begin_input(const std::string& name, const std::string& description);
+    void on_packet(const RawPacket& p);
+    void end_input(std::uint64_t packets, const std::optional<SourceError>& error);
+
+    // Expire flows idle since before now - idle_timeout (live capture; files flush at finish()).
+    void expire(double now);
+    // Every remaining flow is judged and handed to the sink.
+    void finish();
+
+    [[nodiscard]] const AuditSummary& summary() const;
+    AuditSummary& summary();
+    // Finished flows in order of first packet (after finish()).
+    [[nodiscard]] const std::vector<FlowRecord>& records() const;
+    [[nodiscard]] std::size_t active_flows() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// Reads every file into the engine, in order. Returns false when any input had an error (the packets
+// before the error were analysed). `stop` (optional) interrupts between packets.
+bool read_capture_files(const std::vector<std::string>& paths, Engine& engine, const std::atomic<bool>* stop = nullptr);
+
+}  // namespace meshproof::audit

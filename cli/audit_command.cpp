@@ -1,0 +1,149 @@
+// `meshproof audit read FILE...`: offline audits of capture files.
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <set>
+
+#include "audit/engine/engine.hpp"
+#include "audit/report/report.hpp"
+#include "cli/arg_parser.hpp"
+#include "cli/commands.hpp"
+
+namespace meshproof::cli {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) { g_stop.store(true); }
+
+const char* kAuditUsage = R"(usage: meshproof audit read [options] FILE|DIR...
+
+Reads pcap/pcapng captures and classifies every TCP flow:
+  istio-mtls hbone mtls tls plaintext-served plaintext-rejected encrypted-unknown unknown
+
+options:
+  --json                 JSON lines: one object per flow, then one summary object
+  --show-secrets         print secrets seen in plaintext (default: redacted)
+  --fail-on V[,V...]     exit 3 when any flow has one of these verdicts
+  --color WHEN           auto (default), always, never
+  -v, --verbose          every evidence line and certificate in the table
+  --stream-bytes N       bytes kept per direction for classification (default 16384)
+  --max-flows N          flow table bound (default 262144); older flows are evicted and reported
+exit status: 0 ok, 1 an input could not be read at all, 2 usage error, 3 --fail-on matched,
+             4 an input was damaged part-way (flows before the damage are reported)
+)";
+
+std::vector<std::string> expand_inputs(const std::vector<std::string>& args) {
+    std::vector<std::string> out;
+    for (const auto& a : args) {
+        std::error_code ec;
+        if (std::filesystem::is_directory(a, ec)) {
+            std::vector<std::string> files;
+            for (const auto& e : std::filesystem::directory_iterator(a, ec)) {
+                const auto ext = e.path().extension().string();
+                if (e.is_regular_file() && (ext == ".pcap" || ext == ".pcapng" || ext == ".cap"))
+                    files.push_back(e.path().string());
+            }
+            std::sort(files.begin(), files.end());
+            out.insert(out.end(), files.begin(), files.end());
+        } else {
+            out.push_back(a);
+        }
+    }
+    return out;
+}
+
+std::set<audit::Verdict> parse_fail_on(const std::string& list) {
+    std::set<audit::Verdict> out;
+    std::size_t start = 0;
+    while (start <= list.size()) {
+        const auto comma = list.find(',', start);
+        const std::string item = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (!item.empty()) {
+            auto v = audit::verdict_from_string(item);
+            if (!v) throw UsageError("--fail-on: unknown verdict '" + item + "'");
+            out.insert(*v);
+        }
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return out;
+}
+
+bool want_color(const std::string& when) {
+    if (when == "always") return true;
+    if (when == "never") return false;
+    if (when != "auto") throw UsageError("--color: expected auto, always or never");
+    return isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr;
+}
+
+int audit_read(const std::vector<std::string>& args) {
+    ArgParser p(args);
+    bool json = false, show_secrets = false, verbose = false;
+    std::string fail_on, color = "auto";
+    std::size_t stream_bytes = 16 * 1024, max_flows = 262144;
+    std::vector<std::string> files;
+    while (p.more()) {
+        if (p.flag("--json")) json = true;
+        else if (p.flag("--show-secrets")) show_secrets = true;
+        else if (p.flag("-v") || p.flag("--verbose")) verbose = true;
+        else if (p.option("--fail-on", fail_on)) {}
+        else if (p.option("--color", color)) {}
+        else if (p.size_option("--stream-bytes", stream_bytes)) {}
+        else if (p.size_option("--max-flows", max_flows)) {}
+        else if (p.flag("-h") || p.flag("--help")) {
+            std::cout << kAuditUsage;
+            return kExitOk;
+        } else files.push_back(p.positional());
+    }
+    if (files.empty()) throw UsageError("audit read: no capture file given\n" + std::string(kAuditUsage));
+    const auto fail_set = parse_fail_on(fail_on);
+    audit::ReportOptions ropt{show_secrets, !json && want_color(color), verbose};
+
+    audit::EngineConfig cfg;
+    cfg.stream.max_bytes = stream_bytes;
+    cfg.max_flows = max_flows;
+    audit::Engine engine(cfg);
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    audit::read_capture_files(expand_inputs(files), engine, &g_stop);
+    engine.finish();
+
+    const auto& s = engine.summary();
+    if (json) audit::write_json_lines(std::cout, engine.records(), s, ropt);
+    else audit::write_table(std::cout, engine.records(), s, ropt);
+    std::cout.flush();
+
+    bool unreadable = false, damaged = false;
+    for (const auto& in : s.inputs) {
+        if (!in.error) continue;
+        std::cerr << "meshproof: " << *in.error << "\n";
+        if (in.error_kind == "truncated" || in.error_kind == "corrupt") damaged = true;
+        else unreadable = true;
+    }
+    for (const auto& f : engine.records()) {
+        if (fail_set.count(f.verdict)) return kExitFailOn;
+    }
+    if (unreadable) return kExitFailure;
+    if (damaged) return kExitDamagedInput;
+    return kExitOk;
+}
+
+}  // namespace
+
+int audit_main(const std::vector<std::string>& args) {
+    if (args.empty() || args[0] == "-h" || args[0] == "--help") {
+        std::cout << kAuditUsage;
+        return args.empty() ? kExitUsage : kExitOk;
+    }
+    const std::vector<std::string> rest(args.begin() + 1, args.end());
+    if (args[0] == "read") return audit_read(rest);
+    throw UsageError("audit: unknown subcommand '" + args[0] + "' (expected: read)");
+}
+
+}  // namespace meshproof::cli

@@ -1,0 +1,47 @@
+#include "cli/commands.hpp"
+
+#include <exception>
+#include <iostream>
+
+namespace meshproof::cli {
+
+namespace {
+const char* kUsage = R"(usage: meshproof COMMAND [options]
+
+audit:
+  audit read FILE|DIR...     classify every TCP flow of pcap/pcapng captures (plaintext, TLS, mTLS, Istio mTLS)
+other:
+  version                    print the version
+Run 'meshproof COMMAND --help' for a command's options.
+)";
+}  // namespace
+
+int run(const std::vector<std::string>& args) {
+    try {
+        if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+            std::cout << kUsage;
+            return args.empty() ? kExitUsage : kExitOk;
+        }
+        const std::vector<std::string> rest(args.begin() + 1, args.end());
+        if (args[0] == "audit") return audit_main(rest);
+        if (args[0] == "version" || args[0] == "--version") {
+            std::cout << "meshproof " << MESHPROOF_VERSION << "\n";
+            return kExitOk;
+        }
+        throw UsageError("unknown command '" + args[0] + "'\n" + kUsage);
+    } catch (const UsageError& e) {
+        std::cerr << "meshproof: " << e.what() << "\n";
+        return kExitUsage;
+    } catch (const std::exception& e) {
+        std::cerr << "meshproof: " << e.what() << "\n";
+        return kExitFailure;
+    }
+}
+
+int run(int argc, char** argv) {
+    std::vector<std::string> args;
+    for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
+    return run(args);
+}
+
+}  // namespace meshproof::cli

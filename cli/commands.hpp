@@ -1,0 +1,24 @@
+// The meshproof command line: argv -> subcommand. Logic lives in the libraries; this only parses
+// flags and wires inputs to outputs. Configuration errors are exceptions caught in run().
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace meshproof::cli {
+
+// Exit codes (docs/cli.md): 0 ok, 1 runtime failure, 2 usage error, 3 --fail-on matched,
+// 4 an input was damaged (truncated/corrupt/unreadable; flows before the damage were reported).
+inline constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitFailOn = 3, kExitDamagedInput = 4;
+
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+int run(int argc, char** argv);
+int run(const std::vector<std::string>& args);
+
+int audit_main(const std::vector<std::string>& args);  // args after "audit"
+
+}  // namespace meshproof::cli
