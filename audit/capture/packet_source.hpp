@@ -34,7 +34,7 @@ public:
     virtual ~PacketSource() = default;
     virtual SourceStatus next(RawPacket& out) = 0;
     [[nodiscard]] virtual const std::optional<SourceError>& error() const = 0;
-    [[nodiscard]] virtual std::string describe() const = 0;  // "file X (pcap, Ethernet, ns)"
+    [[nodiscard]] virtual std::string describe() const = 0;  // the format: "EN10MB (1), nanosecond timestamps"
 };
 
 // Opens a capture file. On failure returns nullptr and fills `err`.

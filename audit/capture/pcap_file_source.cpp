@@ -66,8 +66,8 @@ public:
         return fallback_ ? fallback_->error() : error_;
     }
     [[nodiscard]] std::string describe() const override {
-        return path_ + " (" + (fallback_ ? std::string("pcapng, ") + std::to_string(fallback_->interface_count()) + " interfaces, mixed link types"
-                                         : link_name(link_type_) + (nano_ ? ", ns" : "")) + ")";
+        return fallback_ ? "pcapng, " + std::to_string(fallback_->interface_count()) + " interfaces, mixed link types"
+                         : link_name(link_type_) + (nano_ ? ", nanosecond timestamps" : "");
     }
 
 private:

@@ -345,7 +345,7 @@ bool read_capture_files(const std::vector<std::string>& paths, Engine& engine, c
         SourceError err;
         auto src = open_capture_file(path, err);
         if (!src) {
-            engine.begin_input(path, path);
+            engine.begin_input(path, "unreadable");
             engine.end_input(0, err);
             ok = false;
             continue;

@@ -253,7 +253,7 @@ void write_table(std::ostream& out, const std::vector<FlowRecord>& flows, const 
     if (s.duplicate_packets) out << ", " << s.duplicate_packets << " duplicate packets ignored";
     out << "\n";
     for (const auto& in : s.inputs) {
-        out << "  input " << in.description << ": " << in.packets << " packets";
+        out << "  input " << in.name << " (" << in.description << "): " << in.packets << " packets";
         if (in.error) out << "  ERROR: " << *in.error;
         out << "\n";
     }
