@@ -2,6 +2,9 @@
 
 #include <exception>
 #include <iostream>
+#include <set>
+
+#include "provision/provision_cli.hpp"
 
 namespace meshproof::cli {
 
@@ -10,6 +13,8 @@ const char* kUsage = R"(usage: meshproof COMMAND [options]
 
 audit:
   audit read FILE|DIR...     classify every TCP flow of pcap/pcapng captures (plaintext, TLS, mTLS, Istio mTLS)
+provision (helm + kubectl from a lab spec; docs/lab-spec.md):
+  init | plan | up | down | status
 other:
   version                    print the version
 Run 'meshproof COMMAND --help' for a command's options.
@@ -24,6 +29,8 @@ int run(const std::vector<std::string>& args) {
         }
         const std::vector<std::string> rest(args.begin() + 1, args.end());
         if (args[0] == "audit") return audit_main(rest);
+        static const std::set<std::string> provision_commands = {"init", "plan", "up", "down", "status"};
+        if (provision_commands.count(args[0])) return provision::run_provision_command(args, std::cout, std::cerr);
         if (args[0] == "version" || args[0] == "--version") {
             std::cout << "meshproof " << MESHPROOF_VERSION << "\n";
             return kExitOk;

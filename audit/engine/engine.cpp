@@ -212,8 +212,8 @@ struct Engine::Impl {
         if (a.mode == FlowAnalysis::Mode::Tls) {
             const TlsFacts& t = a.tls.facts();
             obs.tls = &t;
-            obs.tls_records_only = !t.client_hello && !t.server_hello &&
-                                   (t.app_data_records_c2s + t.app_data_records_s2c) > 0;
+            // TLS mode was entered on a valid record header: without a hello the flow is still TLS.
+            obs.tls_records_only = !t.client_hello && !t.server_hello;
             if (a.prelude_len[0] > 0) {
                 const Bytes c2s = obs.first_bytes[0].first(std::min(a.prelude_len[0], obs.first_bytes[0].size()));
                 const Bytes s2c = obs.first_bytes[1].first(std::min(a.prelude_len[1], obs.first_bytes[1].size()));

@@ -167,7 +167,8 @@ void decide_tls(const FlowObservations& obs, FlowRecord& out) {
     if (obs.tls_prelude) ev.push_back("TLS after plaintext upgrade (" + *obs.tls_prelude + ")");
     if (obs.tls_records_only) {
         out.verdict = Verdict::Tls;
-        ev.push_back("TLS records without a handshake: capture started mid-stream");
+        ev.push_back(obs.midstream ? "TLS records without a handshake: capture started mid-stream"
+                                   : "TLS record headers, handshake not parsed (cut by the stream budget or a gap)");
         return;
     }
     const bool tls13 = t.server_hello && is_tls13_family(t.server_hello->version);

@@ -1,0 +1,266 @@
+// The engine end to end on frames built in the test: role correction, STARTTLS upgrades, port
+// reuse, eviction that still reports, duplicate frames, and counters after the verdict is final.
+#include <doctest/doctest.h>
+
+#include <cstring>
+
+#include "audit/engine/engine.hpp"
+#include "tests/unit/classify/test_tls_builder.hpp"
+
+using namespace meshproof;
+using namespace meshproof::audit;
+using tlstest::Buf;
+
+namespace {
+
+// A TCP/IPv4 conversation builder producing Ethernet frames with correct sequence numbers.
+struct Conversation {
+    std::array<std::uint8_t, 4> a{10, 244, 1, 20}, b{10, 244, 2, 30};
+    std::uint16_t pa = 40000, pb = 8080;
+    std::uint32_t seq_a = 1000, seq_b = 5000;
+    double ts = 1700000000.0;
+    std::vector<Buf> frames;
+    std::vector<double> times;
+
+    void packet(bool from_a, std::uint8_t flags, const Buf& payload = {}) {
+        Buf f(14, 0);
+        f[12] = 0x08;
+        Buf ip(20, 0);
+        ip[0] = 0x45;
+        const auto total = static_cast<std::uint16_t>(20 + 20 + payload.size());
+        ip[2] = static_cast<std::uint8_t>(total >> 8);
+        ip[3] = static_cast<std::uint8_t>(total);
+        ip[8] = 64;
+        ip[9] = 6;
+        const auto& src = from_a ? a : b;
+        const auto& dst = from_a ? b : a;
+        std::memcpy(&ip[12], src.data(), 4);
+        std::memcpy(&ip[16], dst.data(), 4);
+        Buf tcp(20, 0);
+        const std::uint16_t sp = from_a ? pa : pb, dp = from_a ? pb : pa;
+        std::uint32_t& seq = from_a ? seq_a : seq_b;
+        const std::uint32_t ack = from_a ? seq_b : seq_a;
+        auto put16 = [&](std::size_t at, std::uint16_t v) {
+            tcp[at] = static_cast<std::uint8_t>(v >> 8);
+            tcp[at + 1] = static_cast<std::uint8_t>(v);
+        };
+        auto put32 = [&](std::size_t at, std::uint32_t v) {
+            put16(at, static_cast<std::uint16_t>(v >> 16));
+            put16(at + 2, static_cast<std::uint16_t>(v));
+        };
+        put16(0, sp);
+        put16(2, dp);
+        put32(4, seq);
+        put32(8, (flags & tcp_flags::Ack) ? ack : 0);
+        tcp[12] = 0x50;
+        tcp[13] = flags;
+        put16(14, 65535);
+        f.insert(f.end(), ip.begin(), ip.end());
+        f.insert(f.end(), tcp.begin(), tcp.end());
+        f.insert(f.end(), payload.begin(), payload.end());
+        seq += static_cast<std::uint32_t>(payload.size()) + ((flags & (tcp_flags::Syn | tcp_flags::Fin)) ? 1 : 0);
+        frames.push_back(std::move(f));
+        ts += 0.01;
+        times.push_back(ts);
+    }
+    void handshake() {
+        packet(true, tcp_flags::Syn);
+        packet(false, tcp_flags::Syn | tcp_flags::Ack);
+        packet(true, tcp_flags::Ack);
+    }
+    void data(bool from_a, const Buf& payload) { packet(from_a, tcp_flags::Ack | tcp_flags::Psh, payload); }
+    void data(bool from_a, std::string_view text) { data(from_a, Buf(text.begin(), text.end())); }
+    void close() {
+        packet(true, tcp_flags::Fin | tcp_flags::Ack);
+        packet(false, tcp_flags::Fin | tcp_flags::Ack);
+        packet(true, tcp_flags::Ack);
+    }
+    void feed(Engine& e, int copies = 1) const {
+        for (std::size_t i = 0; i < frames.size(); ++i) {
+            for (int c = 0; c < copies; ++c) {
+                RawPacket p;
+                p.ts = times[i] + c * 1e-5;
+                p.link_type = 1;
+                p.data = Bytes(frames[i]);
+                p.wire_len = static_cast<std::uint32_t>(frames[i].size());
+                e.on_packet(p);
+            }
+        }
+    }
+};
+
+Buf istio_client_hello() {
+    return tlstest::client_hello_record(tlstest::modern_client("outbound_.8080_._.server.demo.svc.cluster.local",
+                                                               {"istio-peer-exchange", "istio"}));
+}
+Buf tls13_server_hello() {
+    return tlstest::handshake_record(tlstest::handshake(2, tlstest::server_hello_body(tlstest::tls13_server_hello())));
+}
+
+const FlowRecord& only_flow(const Engine& e) {
+    REQUIRE(e.records().size() == 1);
+    return e.records().front();
+}
+
+}  // namespace
+
+TEST_CASE("a TLS 1.3 Istio flow is judged at the ServerHello and later packets only count") {
+    Conversation c;
+    c.handshake();
+    c.data(true, istio_client_hello());
+    c.data(false, tls13_server_hello());
+    for (int i = 0; i < 50; ++i) {
+        c.data(true, tlstest::app_data_record(200));
+        c.data(false, tlstest::app_data_record(1000));
+    }
+    c.close();
+    Engine e;
+    c.feed(e);
+    e.finish();
+    const FlowRecord& f = only_flow(e);
+    CHECK(f.verdict == Verdict::IstioMtls);
+    CHECK(f.client_port == 40000);
+    CHECK(f.client_basis == "syn");
+    CHECK(f.packets[0] + f.packets[1] == c.frames.size());
+    CHECK(f.bytes[1] == tls13_server_hello().size() + 50 * (1000 + 5));
+    CHECK(f.closed_by_fin);
+    CHECK(e.summary().verdict_flows[static_cast<std::size_t>(Verdict::IstioMtls)] == 1);
+}
+
+TEST_CASE("midstream: a ClientHello from the side the port heuristic called the server swaps the roles") {
+    Conversation c;
+    c.pa = 40000;  // the real client, on a lower port than the server
+    c.pb = 50000;
+    // No handshake captured: the first frame is the ClientHello.
+    c.data(true, istio_client_hello());
+    c.data(false, tls13_server_hello());
+    Engine e;
+    c.feed(e);
+    e.finish();
+    const FlowRecord& f = only_flow(e);
+    CHECK(f.midstream);
+    CHECK(f.client_port == 40000);
+    CHECK(f.server_port == 50000);
+    CHECK(f.client_basis == "content");
+    CHECK(f.verdict == Verdict::IstioMtls);
+}
+
+TEST_CASE("SMTP STARTTLS ends as a TLS flow with the plaintext prelude noted") {
+    Conversation c;
+    c.pb = 25;
+    c.handshake();
+    c.data(false, "220 mail.example.com ESMTP\r\n");
+    c.data(true, "EHLO client.example.com\r\n");
+    c.data(false, "250-mail.example.com\r\n250 STARTTLS\r\n");
+    c.data(true, "STARTTLS\r\n");
+    c.data(false, "220 2.0.0 Ready to start TLS\r\n");
+    c.data(true, tlstest::client_hello_record(tlstest::modern_client("", {})));
+    c.data(false, tlstest::handshake_record(tlstest::handshake(2, tlstest::server_hello_body(tlstest::tls12_server_hello()))));
+    c.close();
+    Engine e;
+    c.feed(e);
+    e.finish();
+    const FlowRecord& f = only_flow(e);
+    CHECK(f.verdict == Verdict::Tls);
+    REQUIRE(f.tls);
+    CHECK(f.tls->version == std::optional<std::string>("1.2"));
+    REQUIRE(f.tls->prelude);
+    CHECK(f.tls->prelude->find("starttls") != std::string::npos);
+}
+
+TEST_CASE("port reuse: a new SYN on a finished 4-tuple starts a second flow") {
+    Conversation c;
+    c.handshake();
+    c.data(true, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    c.data(false, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    c.close();
+    c.seq_a = 900000;  // new ISNs
+    c.seq_b = 700000;
+    c.handshake();
+    c.data(true, istio_client_hello());
+    c.data(false, tls13_server_hello());
+    Engine e;
+    c.feed(e);
+    e.finish();
+    REQUIRE(e.records().size() == 2);
+    CHECK(e.records()[0].verdict == Verdict::PlaintextServed);
+    CHECK(e.records()[1].verdict == Verdict::IstioMtls);
+}
+
+TEST_CASE("a full flow table evicts the least recently used flow, which is still reported") {
+    EngineConfig cfg;
+    cfg.max_flows = 2;
+    Engine e(cfg);
+    for (std::uint16_t i = 0; i < 5; ++i) {
+        Conversation c;
+        c.pa = static_cast<std::uint16_t>(41000 + i);
+        c.handshake();
+        c.data(true, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        c.data(false, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        c.feed(e);
+    }
+    CHECK(e.active_flows() == 2);
+    e.finish();
+    CHECK(e.records().size() == 5);
+    CHECK(e.summary().flows == 5);
+    CHECK(e.summary().flows_evicted == 3);
+    int evicted = 0;
+    for (const auto& f : e.records()) {
+        CHECK(f.verdict == Verdict::PlaintextServed);
+        evicted += f.evicted ? 1 : 0;
+    }
+    CHECK(evicted == 3);
+}
+
+TEST_CASE("every frame captured twice (-i any) gives the same flow as once") {
+    Conversation c;
+    c.handshake();
+    c.data(true, "GET /login?password=hunter2 HTTP/1.1\r\nHost: a\r\n\r\n");
+    c.data(false, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    c.close();
+    Engine once, twice;
+    c.feed(once);
+    c.feed(twice, 2);
+    once.finish();
+    twice.finish();
+    const FlowRecord& a = only_flow(once);
+    const FlowRecord& b = only_flow(twice);
+    CHECK(a.verdict == Verdict::PlaintextServed);
+    CHECK(b.verdict == a.verdict);
+    CHECK(b.packets == a.packets);
+    CHECK(b.bytes == a.bytes);
+    CHECK(b.secrets.size() == a.secrets.size());
+    CHECK(twice.summary().duplicate_packets == c.frames.size());
+}
+
+TEST_CASE("plaintext rejected: readable request, server resets without data") {
+    Conversation c;
+    c.pb = 9080;
+    c.handshake();
+    c.data(true, "GET /productpage HTTP/1.1\r\nHost: productpage\r\n\r\n");
+    c.packet(false, tcp_flags::Rst | tcp_flags::Ack);
+    Engine e;
+    c.feed(e);
+    e.finish();
+    const FlowRecord& f = only_flow(e);
+    CHECK(f.verdict == Verdict::PlaintextRejected);
+    CHECK(f.closed_by_rst);
+}
+
+TEST_CASE("a smaller stream budget still classifies, and summary counts match records") {
+    EngineConfig cfg;
+    cfg.stream.max_bytes = 64;  // less than one ClientHello
+    Engine e(cfg);
+    Conversation c;
+    c.handshake();
+    c.data(true, istio_client_hello());
+    c.data(false, tls13_server_hello());
+    c.feed(e);
+    e.finish();
+    const FlowRecord& f = only_flow(e);
+    // The ClientHello is cut at 64 bytes: no SNI/ALPN visible, but it is still known to be TLS.
+    CHECK(f.protocol == "tls");
+    std::uint64_t total = 0;
+    for (auto n : e.summary().verdict_flows) total += n;
+    CHECK(total == e.records().size());
+}
