@@ -101,8 +101,10 @@ std::string_view describe_server_bytes(Bytes s2c, PlaintextFacts& facts) {
     }
     if (line && line->text.size() >= 4 && all_digits(line->text.substr(0, 3)) &&
         (line->text[3] == ' ' || line->text[3] == '-') && is_printable_text(line->text)) {
-        add_evidence(facts, "server answered with a text reply: " + quoted);
-        return line->text.rfind("220", 0) == 0 ? "smtp" : "text";
+        add_evidence(facts, "server answered with a numeric text reply: " + quoted);
+        const bool ftp = line->text.find("FTP") != std::string_view::npos;
+        if (ftp) return "ftp";
+        return line->text.rfind("220", 0) == 0 || line->text.rfind("554", 0) == 0 ? "smtp" : "";
     }
     if (text.rfind("* OK", 0) == 0) {
         add_evidence(facts, "server answered with an IMAP greeting: " + quoted);

@@ -256,12 +256,6 @@ std::string connack_meaning(std::uint8_t code) {
     }
 }
 
-// Packets in one direction; the first must be `first_type` when non-zero.
-struct MqttWalk {
-    std::size_t packets = 0;
-    ParseOutcome outcome = ParseOutcome::Ok;
-};
-
 // ---------------------------------------------------------------------------------------------
 // SSH (RFC 4253 4.2): the server may send other lines before its identification string.
 
@@ -276,7 +270,11 @@ std::optional<SshBanner> find_ssh_banner(std::string_view text, bool allow_pream
     for (int i = 0; i < (allow_preamble ? 8 : 1); ++i) {
         const std::optional<Line> line = read_line(text, pos, 255);
         if (!line) {
-            cut = text.size() - pos < 255 && text.substr(pos, 4) == std::string_view("SSH-").substr(0, std::min<std::size_t>(4, text.size() - pos));
+            // Cut inside the identification string itself ("SSH-2.0-Open"), or even inside "SSH-".
+            const std::string_view rest = text.substr(std::min(pos, text.size()));
+            constexpr std::string_view kPrefix = "SSH-";
+            cut = !rest.empty() && rest.size() < 255 &&
+                  rest.substr(0, kPrefix.size()) == kPrefix.substr(0, std::min(kPrefix.size(), rest.size()));
             return std::nullopt;
         }
         if (line->text.rfind("SSH-", 0) == 0 && is_printable_text(line->text)) return SshBanner{line->text, line->next};

@@ -786,7 +786,9 @@ bool analyze_mysql(const Flow& f, PlaintextFacts& facts) {
                            clear ? std::string(as_text(auth).substr(0, as_text(auth).find('\0'))) : hex_string(auth));
             }
         }
-    } else if (!client.empty() || !f.c2s.empty()) {
+    } else if (client.empty() && co == ParseOutcome::NeedMore) {
+        client_outcome = ParseOutcome::NeedMore;  // the handshake response is cut by the capture
+    } else if (!f.c2s.empty()) {
         client_outcome = greeting ? ParseOutcome::Malformed : ParseOutcome::NotThisProtocol;
     }
 

@@ -334,7 +334,8 @@ void process_header_block(Bytes block, Direction dir, std::uint32_t stream, H2Co
     }
     if (!path.empty()) find_target_secrets(path, dir, facts.secrets);
 
-    if (dir == Direction::ClientToServer && !method.empty() && !conn.request_seen) {
+    // The first request of the flow names it; after an h2c upgrade that is the HTTP/1.1 request.
+    if (dir == Direction::ClientToServer && !method.empty() && !conn.request_seen && !facts.http_method) {
         conn.request_seen = true;
         facts.http_method = std::string(method);
         facts.http_path = redact_target(path);
@@ -447,8 +448,10 @@ ParseOutcome walk_h2_frames(Bytes data, Direction dir, H2Connection& conn, Plain
 
 bool starts_with_preface(Bytes b) { return as_text(b).substr(0, kH2Preface.size()) == kH2Preface; }
 
-bool is_cut_preface(Bytes b) {
-    return b.size() >= 4 && b.size() < kH2Preface.size() && kH2Preface.substr(0, b.size()) == as_text(b);
+// min_size: how much of the preface makes it recognisable on its own ("PRI " and on); after an
+// Upgrade: h2c any prefix will do.
+bool is_cut_preface(Bytes b, std::size_t min_size = 4) {
+    return b.size() >= min_size && b.size() < kH2Preface.size() && kH2Preface.substr(0, b.size()) == as_text(b);
 }
 
 // Frames of both directions once HTTP/2 is established; c2s starts at the preface.
@@ -458,7 +461,7 @@ void analyze_h2_directions(Bytes c2s, Bytes s2c, PlaintextFacts& facts, H2Connec
         std::size_t frames = 0;
         const ParseOutcome o = walk_h2_frames(c2s.subspan(kH2Preface.size()), Direction::ClientToServer, conn, facts, frames);
         record(facts, "http2", Direction::ClientToServer, o);
-    } else if (is_cut_preface(c2s)) {
+    } else if (is_cut_preface(c2s, 1)) {
         record(facts, "http2", Direction::ClientToServer, ParseOutcome::NeedMore);
         add_evidence(facts, "HTTP/2 connection preface cut by the capture");
     } else if (!c2s.empty()) {
@@ -479,7 +482,8 @@ void analyze_h2_directions(Bytes c2s, Bytes s2c, PlaintextFacts& facts, H2Connec
 bool plausible_cut_request(std::string_view text) {
     const std::size_t sp = text.find(' ');
     if (sp == std::string_view::npos || !known_method(text.substr(0, sp))) return false;
-    return is_printable_text(text.substr(0, std::min<std::size_t>(text.size(), kMaxLine)).substr(0, text.find('\r')));
+    const std::string_view head = text.substr(0, kMaxLine);
+    return is_printable_text(head.substr(0, head.find('\r')));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -238,7 +239,7 @@ TEST_CASE("hpack: every truncation of a Huffman block is Ok or NeedMore, never a
 TEST_CASE("hpack: single-byte corruptions fail cleanly") {
     const Buf block = hex("88c1 6196 d07a be94 1054 d444 a820 0595 040b 8166 e084 a62d 1bff c05a 839b d9ab");
     for (std::size_t i = 0; i < block.size(); ++i) {
-        for (std::uint8_t v : {0x00, 0x7f, 0x80, 0xff}) {
+        for (const std::uint8_t v : std::initializer_list<std::uint8_t>{0x00, 0x7f, 0x80, 0xff}) {
             Buf b = block;
             b[i] = v;
             HpackDecoder d;

@@ -83,7 +83,7 @@ TEST_CASE("plaintext http1: query, form and JSON bodies") {
         const auto f = classify(str("POST /oauth/token HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
                                     "Transfer-Encoding: chunked\r\n\r\n"
                                     "10\r\n{\"client_secret\"\r\n"
-                                    "f\r\n:\"cs-9876543210\r\n"
+                                    "10\r\n:\"cs-9876543210\"\r\n"
                                     "1\r\n}\r\n0\r\n\r\n"),
                                 {}, 80);
         const Secret* s = find_secret(f, "secret");
