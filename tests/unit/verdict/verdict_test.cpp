@@ -148,6 +148,7 @@ TEST_CASE("TLS with only records mid-stream, a STARTTLS prelude, and SSLv2") {
         t.app_data_records_c2s = 3;
         obs.tls = &t;
         obs.tls_records_only = true;
+        obs.midstream = true;
         const auto r = judge(obs);
         CHECK(r.verdict == Verdict::Tls);
         CHECK(evidence_mentions(r, "mid-stream"));
