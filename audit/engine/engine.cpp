@@ -29,10 +29,22 @@ struct FlowAnalysis {
     bool tls_checked_server_side = false;
 };
 
+// What is left of a flow once its verdict is final: the TcpFlow and classifier state are freed, the
+// counters live in the flow's FlowRecord, and this remembers just enough to count the remaining
+// packets per direction, ignore duplicate frames and notice port reuse.
+struct LastPacket {
+    double ts = 0;
+    std::uint32_t seq = 0, ack = 0, len = 0;
+    std::uint8_t flags = 0;
+    bool valid = false;
+};
+
 struct FlowState {
-    TcpFlow tcp;
-    std::unique_ptr<FlowAnalysis> analysis = std::make_unique<FlowAnalysis>();
-    std::uint32_t record = kNoRecord;  // index into Impl::records once the verdict is final
+    std::unique_ptr<TcpFlow> tcp;             // until the verdict is final
+    std::unique_ptr<FlowAnalysis> analysis;   // from the first payload byte until the verdict
+    std::uint32_t record = kNoRecord;         // index into Impl::records once the verdict is final
+    std::array<LastPacket, 2> last{};         // after the verdict: duplicate-frame filter
+    std::array<bool, 2> fin{};                // after the verdict: FIN seen per direction
     Tunnel tunnel = Tunnel::None;
     std::uint32_t vni = 0;
     std::uint32_t input = 0;
@@ -90,35 +102,65 @@ struct Engine::Impl {
 
         const FlowKey key = FlowKey::from_packet(d);
         auto make = [&] {
-            FlowState fs{TcpFlow(d, p.ts, cfg.stream)};
+            FlowState fs;
+            fs.tcp = std::make_unique<TcpFlow>(d, p.ts, cfg.stream);
             fs.tunnel = d.tunnel;
             fs.vni = d.tunnel_vni;
             fs.input = input_index;
             return fs;
         };
         auto res = table.find_or_insert(key, p.ts, make);
-        if (!res.inserted && res.value->tcp.starts_new_connection(d)) {
+        if (!res.inserted && starts_new_connection(*res.value, d)) {
             // Port reuse: the old connection is over, a new one starts on the same 4-tuple.
             complete(*res.value, false);
             table.erase(key);
             res = table.find_or_insert(key, p.ts, make);
         }
         FlowState& fs = *res.value;
-        const std::uint64_t dups = fs.tcp.duplicates();
-        const Direction dir = fs.tcp.on_packet(d, p.ts);
-        if (fs.tcp.duplicates() != dups) {
+        if (!fs.tcp) return count_final(fs, d, p.ts);
+        const std::uint64_t dups = fs.tcp->duplicates();
+        const Direction dir = fs.tcp->on_packet(d, p.ts);
+        if (fs.tcp->duplicates() != dups) {
             ++summary.duplicate_packets;
             return;
         }
-        if (!fs.analysis) return;  // verdict final: counters only
-        if (!d.payload.empty() || (d.tcp_flags & (tcp_flags::Fin | tcp_flags::Rst))) analyze(fs, dir);
+        if (!d.payload.empty() || (d.tcp_flags & (tcp_flags::Fin | tcp_flags::Rst))) analyze(fs);
+        // The verdict became final on this packet: a second copy of it must still count as a duplicate.
+        if (!fs.tcp) fs.last[index(dir)] = LastPacket{p.ts, d.seq, d.ack, d.wire_payload_len, d.tcp_flags, true};
+    }
+
+    bool starts_new_connection(const FlowState& fs, const DecodedPacket& d) const {
+        if (fs.tcp) return fs.tcp->starts_new_connection(d);
+        // After the verdict (there was payload), a pure SYN can only open a new connection.
+        return (d.tcp_flags & (tcp_flags::Syn | tcp_flags::Ack)) == tcp_flags::Syn;
+    }
+
+    // The hot path once a verdict is final: a direction test, a duplicate test and counters.
+    void count_final(FlowState& fs, const DecodedPacket& d, double ts) {
+        FlowRecord& rec = records[fs.record];
+        const Direction dir = (d.src == rec.client_ip && d.src_port == rec.client_port) ? kC2S : kS2C;
+        LastPacket& last = fs.last[index(dir)];
+        const LastPacket now{ts, d.seq, d.ack, d.wire_payload_len, d.tcp_flags, true};
+        if (last.valid && last.seq == now.seq && last.ack == now.ack && last.len == now.len && last.flags == now.flags &&
+            now.ts - last.ts <= 0.001 && now.ts >= last.ts) {
+            ++summary.duplicate_packets;
+            ++rec.duplicates;
+            return;
+        }
+        last = now;
+        ++rec.packets[index(dir)];
+        rec.bytes[index(dir)] += d.wire_payload_len;
+        rec.last_seen = std::max(rec.last_seen, ts);
+        if (d.tcp_flags & tcp_flags::Rst) rec.closed_by_rst = true;
+        if (d.tcp_flags & tcp_flags::Fin) fs.fin[index(dir)] = true;
     }
 
     // Decide, as bytes arrive, which classifier owns the flow; finalize as soon as nothing more can
     // be learned (the nDPI/Zeek cutoff), so the rest of the flow costs a lookup and counters.
-    void analyze(FlowState& fs, Direction) {
+    void analyze(FlowState& fs) {
+        if (!fs.analysis) fs.analysis = std::make_unique<FlowAnalysis>();
         FlowAnalysis& a = *fs.analysis;
-        TcpFlow& tcp = fs.tcp;
+        TcpFlow& tcp = *fs.tcp;
         if (a.mode == FlowAnalysis::Mode::Undecided) {
             const Bytes c2s = tcp.stream(kC2S).data();
             const Bytes s2c = tcp.stream(kS2C).data();
@@ -158,7 +200,7 @@ struct Engine::Impl {
     void feed_tls(FlowState& fs) {
         FlowAnalysis& a = *fs.analysis;
         for (Direction d : {kC2S, kS2C}) {
-            const Bytes data = fs.tcp.stream(d).data();
+            const Bytes data = fs.tcp->stream(d).data();
             auto& start = a.tls_start[index(d)];
             if (!start && !data.empty()) {
                 // The other side's TLS: at byte 0 normally; after a prelude for STARTTLS-style upgrades.
@@ -172,14 +214,14 @@ struct Engine::Impl {
     // Plaintext that turns into TLS (SMTP STARTTLS, PostgreSQL SSLRequest, MySQL CLIENT_SSL, SOCKS).
     void look_for_tls_upgrade(FlowState& fs) {
         FlowAnalysis& a = *fs.analysis;
-        const Bytes c2s = fs.tcp.stream(kC2S).data();
+        const Bytes c2s = fs.tcp->stream(kC2S).data();
         if (c2s.empty()) return;
         const auto off = find_tls_start(c2s, true);
         if (!off || *off == 0) return;
         a.mode = FlowAnalysis::Mode::Tls;
         a.tls_start[index(kC2S)] = *off;
         a.prelude_len[index(kC2S)] = *off;
-        const Bytes s2c = fs.tcp.stream(kS2C).data();
+        const Bytes s2c = fs.tcp->stream(kS2C).data();
         if (auto soff = find_tls_start(s2c, false)) {
             a.tls_start[index(kS2C)] = *soff;
             a.prelude_len[index(kS2C)] = *soff;
@@ -187,9 +229,10 @@ struct Engine::Impl {
     }
 
     void finalize(FlowState& fs) {
-        if (!fs.analysis) return;
+        if (!fs.tcp) return;
+        if (!fs.analysis) fs.analysis = std::make_unique<FlowAnalysis>();  // no payload ever came
         FlowAnalysis& a = *fs.analysis;
-        TcpFlow& tcp = fs.tcp;
+        TcpFlow& tcp = *fs.tcp;
         tcp.finish();
         if (a.mode == FlowAnalysis::Mode::Tls) feed_tls(fs);
 
@@ -241,10 +284,22 @@ struct Engine::Impl {
         rec.tunnel = fs.tunnel;
         rec.vlan_or_vni = fs.vni;
         if (fs.input < summary.inputs.size()) rec.source = summary.inputs[fs.input].name;
-        for (Direction d : {kC2S, kS2C}) rec.gap[index(d)] = tcp.stream(d).has_gap();
+        for (Direction d : {kC2S, kS2C}) {
+            const auto i = index(d);
+            rec.gap[i] = tcp.stream(d).has_gap();
+            rec.packets[i] = tcp.stats(d).packets;
+            rec.bytes[i] = tcp.stats(d).wire_payload_bytes;
+            fs.fin[i] = tcp.fin_from(d);
+        }
+        rec.first_seen = tcp.first_seen();
+        rec.last_seen = tcp.last_seen();
+        rec.duplicates = tcp.duplicates();
+        rec.retransmitted_bytes = tcp.stream(kC2S).retransmitted_bytes() + tcp.stream(kS2C).retransmitted_bytes();
+        rec.closed_by_rst = tcp.rst_seen();
 
+        // From here on the flow costs only counters (count_final).
         fs.analysis.reset();
-        tcp.release_streams();
+        fs.tcp.reset();
         if (!free_slots.empty()) {
             fs.record = free_slots.back();
             free_slots.pop_back();
@@ -264,17 +319,7 @@ struct Engine::Impl {
     void complete(FlowState& fs, bool evicted) {
         finalize(fs);
         FlowRecord& rec = records[fs.record];
-        const TcpFlow& tcp = fs.tcp;
-        for (Direction d : {kC2S, kS2C}) {
-            rec.packets[index(d)] = tcp.stats(d).packets;
-            rec.bytes[index(d)] = tcp.stats(d).wire_payload_bytes;
-        }
-        rec.first_seen = tcp.first_seen();
-        rec.last_seen = tcp.last_seen();
-        rec.duplicates = tcp.duplicates();
-        rec.retransmitted_bytes = tcp.stream(kC2S).retransmitted_bytes() + tcp.stream(kS2C).retransmitted_bytes();
-        rec.closed_by_rst = tcp.rst_seen();
-        rec.closed_by_fin = tcp.fin_from(kC2S) && tcp.fin_from(kS2C);
+        rec.closed_by_fin = fs.fin[0] && fs.fin[1];
         rec.evicted = evicted;
 
         ++summary.flows;
