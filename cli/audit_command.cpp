@@ -13,6 +13,8 @@
 #include "audit/report/report.hpp"
 #include "cli/arg_parser.hpp"
 #include "cli/commands.hpp"
+#include "cli/live_commands.hpp"
+#include "cli/report_flags.hpp"
 
 namespace meshproof::cli {
 
@@ -58,36 +60,13 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& args) {
     return out;
 }
 
-std::set<audit::Verdict> parse_fail_on(const std::string& list) {
-    std::set<audit::Verdict> out;
-    std::size_t start = 0;
-    while (start <= list.size()) {
-        const auto comma = list.find(',', start);
-        const std::string item = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        if (!item.empty()) {
-            auto v = audit::verdict_from_string(item);
-            if (!v) throw UsageError("--fail-on: unknown verdict '" + item + "'");
-            out.insert(*v);
-        }
-        if (comma == std::string::npos) break;
-        start = comma + 1;
-    }
-    return out;
-}
-
-bool want_color(const std::string& when) {
-    if (when == "always") return true;
-    if (when == "never") return false;
-    if (when != "auto") throw UsageError("--color: expected auto, always or never");
-    return isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr;
-}
-
 int audit_read(const std::vector<std::string>& args) {
     ArgParser p(args);
     bool json = false, show_secrets = false, verbose = false;
     std::string fail_on, color = "auto";
     std::size_t stream_bytes = 16 * 1024, max_flows = 262144;
     std::vector<std::string> files;
+    audit::MetricsOutputs metrics;
     while (p.more()) {
         if (p.flag("--json")) json = true;
         else if (p.flag("--show-secrets")) show_secrets = true;
@@ -96,8 +75,9 @@ int audit_read(const std::vector<std::string>& args) {
         else if (p.option("--color", color)) {}
         else if (p.size_option("--stream-bytes", stream_bytes)) {}
         else if (p.size_option("--max-flows", max_flows)) {}
+        else if (parse_metrics_flag(p, metrics)) {}
         else if (p.flag("-h") || p.flag("--help")) {
-            std::cout << kAuditUsage;
+            std::cout << kAuditUsage << metrics_flags_usage();
             return kExitOk;
         } else files.push_back(p.positional());
     }
@@ -118,6 +98,7 @@ int audit_read(const std::vector<std::string>& args) {
     if (json) audit::write_json_lines(std::cout, engine.records(), s, ropt);
     else audit::write_table(std::cout, engine.records(), s, ropt);
     std::cout.flush();
+    const int metrics_rc = export_run_metrics(engine, metrics);
 
     bool unreadable = false, damaged = false;
     for (const auto& in : s.inputs) {
@@ -129,6 +110,7 @@ int audit_read(const std::vector<std::string>& args) {
     for (const auto& f : engine.records()) {
         if (fail_set.count(f.verdict)) return kExitFailOn;
     }
+    if (metrics_rc != kExitOk) return metrics_rc;
     if (unreadable) return kExitFailure;
     if (damaged) return kExitDamagedInput;
     return kExitOk;
@@ -143,7 +125,9 @@ int audit_main(const std::vector<std::string>& args) {
     }
     const std::vector<std::string> rest(args.begin() + 1, args.end());
     if (args[0] == "read") return audit_read(rest);
-    throw UsageError("audit: unknown subcommand '" + args[0] + "' (expected: read)");
+    if (args[0] == "capture") return audit_capture(rest);
+    if (args[0] == "serve") return audit_serve(rest);
+    throw UsageError("audit: unknown subcommand '" + args[0] + "' (expected: read, capture, serve)");
 }
 
 }  // namespace meshproof::cli

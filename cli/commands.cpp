@@ -13,6 +13,8 @@ const char* kUsage = R"(usage: meshproof COMMAND [options]
 
 audit:
   audit read FILE|DIR...     classify every TCP flow of pcap/pcapng captures (plaintext, TLS, mTLS, Istio mTLS)
+  audit capture -i IFACE     the same, on live traffic (--duration, --write evidence.pcap, --push, --metrics-file)
+  audit serve -i IFACE       continuous audit; findings as Prometheus metrics on /metrics
 provision (helm + kubectl from a lab spec; docs/lab-spec.md):
   init | plan | up | down | status
 other:

@@ -23,7 +23,20 @@ std::size_t utf8_len(std::string_view s, std::size_t i) {
 }  // namespace
 
 void json_escape(std::string_view s, std::string& out) {
+    out.reserve(out.size() + s.size());
     for (std::size_t i = 0; i < s.size(); ++i) {
+        // Fast path: append the run of plain printable ASCII in one go.
+        std::size_t run = i;
+        while (run < s.size()) {
+            const auto r = static_cast<unsigned char>(s[run]);
+            if (r < 0x20 || r >= 0x7f || r == '"' || r == '\\') break;
+            ++run;
+        }
+        if (run > i) {
+            out.append(s.substr(i, run - i));
+            if (run == s.size()) return;
+            i = run;
+        }
         const auto c = static_cast<unsigned char>(s[i]);
         switch (c) {
             case '"': out += "\\\""; continue;

@@ -26,6 +26,7 @@ struct FlowAnalysis {
     std::array<std::optional<std::size_t>, 2> tls_start{};  // stream offset where TLS starts, per direction
     std::optional<std::string> prelude;                     // plaintext upgrade before TLS
     std::size_t prelude_len[2] = {0, 0};
+    std::size_t upgrade_scanned = 0;                        // client bytes already searched for a ClientHello
     bool tls_checked_server_side = false;
 };
 
@@ -62,6 +63,7 @@ struct Engine::Impl {
     FlowSink sink;
     std::uint32_t input_index = 0;
     std::uint64_t input_packets = 0;
+    Engine::PacketUse last_use = Engine::PacketUse::NotTcp;
 
     explicit Impl(EngineConfig c) : cfg(c), table(c.max_flows) {
         table.set_eviction_handler([this](const FlowKey&, FlowState& fs, EvictionReason why) {
@@ -83,6 +85,7 @@ struct Engine::Impl {
     }
 
     void on_packet(const RawPacket& p) {
+        last_use = Engine::PacketUse::NotTcp;
         ++summary.packets;
         ++input_packets;
         summary.bytes += p.wire_len;
@@ -117,7 +120,12 @@ struct Engine::Impl {
             res = table.find_or_insert(key, p.ts, make);
         }
         FlowState& fs = *res.value;
-        if (!fs.tcp) return count_final(fs, d, p.ts);
+        if (!fs.tcp) {
+            last_use = is_plaintext(records[fs.record].verdict) ? Engine::PacketUse::AfterVerdictPlaintext
+                                                                : Engine::PacketUse::AfterVerdictEncrypted;
+            return count_final(fs, d, p.ts);
+        }
+        last_use = Engine::PacketUse::Inspected;
         const std::uint64_t dups = fs.tcp->duplicates();
         const Direction dir = fs.tcp->on_packet(d, p.ts);
         if (fs.tcp->duplicates() != dups) {
@@ -215,9 +223,16 @@ struct Engine::Impl {
     void look_for_tls_upgrade(FlowState& fs) {
         FlowAnalysis& a = *fs.analysis;
         const Bytes c2s = fs.tcp->stream(kC2S).data();
-        if (c2s.empty()) return;
-        const auto off = find_tls_start(c2s, true);
-        if (!off || *off == 0) return;
+        constexpr std::size_t kMaxPrelude = 4096;
+        // Search only bytes not searched before (a download grows s2c, not c2s), backing up a few
+        // bytes so a record + handshake header (11 bytes) split across two calls is still found.
+        if (c2s.size() <= a.upgrade_scanned || a.upgrade_scanned >= kMaxPrelude) return;
+        const std::size_t from = a.upgrade_scanned > 16 ? a.upgrade_scanned - 16 : 0;
+        a.upgrade_scanned = c2s.size();
+        const auto rel = find_tls_start(c2s.subspan(from), true, kMaxPrelude - from);
+        if (!rel) return;
+        const std::optional<std::size_t> off = from + *rel;
+        if (*off == 0) return;
         a.mode = FlowAnalysis::Mode::Tls;
         a.tls_start[index(kC2S)] = *off;
         a.prelude_len[index(kC2S)] = *off;
@@ -368,9 +383,28 @@ void Engine::end_input(std::uint64_t packets, const std::optional<SourceError>& 
 void Engine::expire(double now) { impl_->table.expire_idle(now, impl_->cfg.idle_timeout); }
 
 void Engine::finish() {
-    impl_->table.drain([this](const FlowKey&, FlowState& fs) { impl_->complete(fs, false); });
     auto& f = impl_->finished;
-    std::stable_sort(f.begin(), f.end(), [](const FlowRecord& a, const FlowRecord& b) { return a.first_seen < b.first_seen; });
+    if (impl_->cfg.keep_records) f.reserve(f.size() + impl_->table.size());
+    impl_->table.drain([this](const FlowKey&, FlowState& fs) { impl_->complete(fs, false); });
+    std::vector<FlowRecord>().swap(impl_->records);  // every slot is free now
+    impl_->free_slots.clear();
+    // Sort by first packet: order 4-byte indices, then permute in place (sorting FlowRecords
+    // directly would need a second buffer of them at the run's memory peak).
+    std::vector<std::uint32_t> order(f.size());
+    for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::uint32_t a, std::uint32_t b) { return f[a].first_seen < f[b].first_seen; });
+    for (std::size_t i = 0; i < order.size(); ++i) {
+        // Cycle-follow: position i takes the record at order[i]; mark done by order[j] == j.
+        std::size_t j = i;
+        while (order[j] != i) {
+            const std::size_t k = order[j];
+            std::swap(f[j], f[k]);
+            order[j] = static_cast<std::uint32_t>(j);
+            j = k;
+        }
+        order[j] = static_cast<std::uint32_t>(j);
+    }
 }
 
 const AuditSummary& Engine::summary() const {
@@ -383,6 +417,7 @@ AuditSummary& Engine::summary() {
 }
 const std::vector<FlowRecord>& Engine::records() const { return impl_->finished; }
 std::size_t Engine::active_flows() const { return impl_->table.size(); }
+Engine::PacketUse Engine::last_packet_use() const { return impl_->last_use; }
 
 bool read_capture_files(const std::vector<std::string>& paths, Engine& engine, const std::atomic<bool>* stop) {
     bool ok = true;

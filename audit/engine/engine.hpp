@@ -50,6 +50,11 @@ public:
     [[nodiscard]] const std::vector<FlowRecord>& records() const;
     [[nodiscard]] std::size_t active_flows() const;
 
+    // What the last on_packet() did with its packet, so the evidence writer (--write) keeps the
+    // packets that decided each verdict: Inspected = the flow's verdict was still open.
+    enum class PacketUse : std::uint8_t { NotTcp, Inspected, AfterVerdictPlaintext, AfterVerdictEncrypted };
+    [[nodiscard]] PacketUse last_packet_use() const;
+
 private:
     struct Impl;
     std::unique_ptr<Impl> impl_;

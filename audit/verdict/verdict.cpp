@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <unordered_map>
 
 #include "audit/certs/certificate_info.hpp"
 #include "audit/classify/entropy.hpp"
@@ -77,7 +78,34 @@ std::string join(const std::vector<std::string>& v, std::string_view sep) {
     return out;
 }
 
+CertSummary parse_uncached(const TlsCertificateDer& der, std::vector<std::string>& spiffe);
+
+struct ParsedCert {
+    CertSummary summary;
+    std::vector<std::string> spiffe;
+};
+
+// The same few certificates (a mesh CA, a handful of workloads) repeat in thousands of flows, and
+// OpenSSL's d2i_X509 is by far the most expensive thing an audit does: parse each DER once.
+const ParsedCert& parse_cached(const TlsCertificateDer& der) {
+    static thread_local std::unordered_map<std::string, ParsedCert> cache;
+    std::string key(der.der.begin(), der.der.end());
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+    if (cache.size() >= 4096) cache.clear();  // bounded: a hostile capture cannot grow it
+    ParsedCert parsed;
+    parsed.summary = parse_uncached(der, parsed.spiffe);
+    return cache.emplace(std::move(key), std::move(parsed)).first->second;
+}
+
 CertSummary summarise(const TlsCertificateDer& der, std::vector<std::string>& spiffe) {
+    const ParsedCert& p = parse_cached(der);
+    for (const auto& id : p.spiffe) {
+        if (std::find(spiffe.begin(), spiffe.end(), id) == spiffe.end()) spiffe.push_back(id);
+    }
+    return p.summary;
+}
+
+CertSummary parse_uncached(const TlsCertificateDer& der, std::vector<std::string>& spiffe) {
     CertSummary s;
     auto info = parse_certificate_der(Bytes(der.der));
     if (!info) {

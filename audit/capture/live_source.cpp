@@ -1,0 +1,280 @@
+// Live capture with libpcap. The handle runs non-blocking and we poll its descriptor ourselves:
+// with TPACKET_V3 libpcap's own blocking read waits in poll(-1) for the kernel to retire a ring block,
+// and the kernel never retires an empty one, so on a quiet interface a blocking pcap_next_ex() would
+// never return to look at the stop flag or the clock.
+#include "audit/capture/live_source.hpp"
+
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <sys/types.h>
+#include <unistd.h>
+#include <pcap/pcap.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <chrono>
+#include <cstring>
+
+#include "audit/decode/packet.hpp"
+
+namespace meshproof::audit {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string link_name(int dlt) {
+    const char* n = pcap_datalink_val_to_name(dlt);
+    return n ? std::string(n) : "link type " + std::to_string(dlt);
+}
+
+// One line that says what is wrong and what to do about it.
+std::string activate_error(int rc, const std::string& iface, pcap_t* p) {
+    const std::string detail = pcap_geterr(p);
+    switch (rc) {
+        case PCAP_ERROR_NO_SUCH_DEVICE:
+            return "interface '" + iface + "' not found (list interfaces with `ip link`): " + detail;
+        case PCAP_ERROR_PERM_DENIED:
+            return "capture on '" + iface + "' not permitted: run as root or give the binary CAP_NET_RAW "
+                   "(setcap cap_net_raw,cap_net_admin=eip): " + detail;
+        case PCAP_ERROR_PROMISC_PERM_DENIED:
+            return "promiscuous mode on '" + iface + "' not permitted: " + detail;
+        case PCAP_ERROR_IFACE_NOT_UP:
+            return "interface '" + iface + "' is down (ip link set " + iface + " up)";
+        case PCAP_ERROR_RFMON_NOTSUP:
+            return "interface '" + iface + "' does not support monitor mode";
+        default:
+            return "cannot capture on '" + iface + "': " + (detail.empty() ? pcap_statustostr(rc) : detail);
+    }
+}
+
+std::string activate_warning(int rc, pcap_t* p) {
+    const std::string detail = pcap_geterr(p);
+    switch (rc) {
+        case PCAP_WARNING_PROMISC_NOTSUP:
+            return "promiscuous mode not supported: only this host's packets are seen (" + detail + ")";
+        case PCAP_WARNING_TSTAMP_TYPE_NOTSUP: return "time stamp type not supported, using the default";
+        default: return detail.empty() ? pcap_statustostr(rc) : detail;
+    }
+}
+
+// setgroups/setgid/setuid to `user`, then check it took and cannot be undone (as tcpdump -Z does).
+bool drop_privileges(const std::string& user, std::string& note, std::string& err) {
+    if (geteuid() != 0) {
+        note = "not started as root: running as uid " + std::to_string(getuid());
+        return true;
+    }
+    passwd pw{};
+    passwd* found = nullptr;
+    std::vector<char> buf(16384);
+    const int rc = getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found);
+    if (rc != 0 || !found) {
+        err = "--user " + user + ": no such user" + (rc ? std::string(" (") + std::strerror(rc) + ")" : "");
+        return false;
+    }
+    const uid_t uid = pw.pw_uid;
+    const gid_t gid = pw.pw_gid;
+    if (uid == 0) {
+        note = "kept root privileges (--user " + user + ")";
+        return true;
+    }
+    if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
+        err = "cannot drop privileges to user " + user + ": " + std::strerror(errno);
+        return false;
+    }
+    if (getuid() != uid || geteuid() != uid || getgid() != gid || getegid() != gid) {
+        err = "privilege drop to user " + user + " did not take effect";
+        return false;
+    }
+    if (setuid(0) == 0) {
+        err = "privilege drop to user " + user + " can be undone (setuid(0) succeeded); refusing to go on";
+        return false;
+    }
+    note = "dropped privileges to uid " + std::to_string(uid) + " (" + user + "), gid " + std::to_string(gid);
+    return true;
+}
+
+class PcapLiveSource final : public LiveSource {
+public:
+    PcapLiveSource(pcap_t* p, const LiveOptions& opt) : pcap_(p), opt_(opt) {}
+    // After pcap_activate: what only an active handle can tell.
+    void on_activated() {
+        link_type_ = pcap_datalink(pcap_);
+        fd_ = pcap_get_selectable_fd(pcap_);
+    }
+    ~PcapLiveSource() override {
+        evidence_.reset();
+        if (pcap_) pcap_close(pcap_);
+    }
+    PcapLiveSource(const PcapLiveSource&) = delete;
+    PcapLiveSource& operator=(const PcapLiveSource&) = delete;
+
+    SourceStatus next(RawPacket& out) override {
+        if (error_) return SourceStatus::Error;
+        if (ended_) return end_status_;
+        if (!draining_ && stop_flag_ && stop_flag_->load(std::memory_order_relaxed)) begin_drain(SourceStatus::Interrupted);
+        // Two tries: what the ring already holds, then again after waiting for the kernel.
+        for (int attempt = 0; attempt < 2; ++attempt) {
+            pcap_pkthdr* hdr = nullptr;
+            const u_char* data = nullptr;
+            const int rc = pcap_next_ex(pcap_, &hdr, &data);
+            if (rc == 1) {
+                out.ts = static_cast<double>(hdr->ts.tv_sec) + static_cast<double>(hdr->ts.tv_usec) * 1e-6;
+                out.link_type = link_type_;
+                out.data = Bytes(data, hdr->caplen);
+                out.wire_len = hdr->len;
+                out.number = ++delivered_;
+                out.file_offset = 0;
+                return SourceStatus::Packet;
+            }
+            if (rc < 0 && rc != PCAP_ERROR_BREAK) return fail(rc);
+            if (attempt == 1) break;
+            if (!wait_readable()) break;
+        }
+        if (draining_ && Clock::now() >= drain_deadline_) {
+            ended_ = true;
+            return end_status_;
+        }
+        return SourceStatus::Timeout;
+    }
+
+    [[nodiscard]] const std::optional<SourceError>& error() const override { return error_; }
+    [[nodiscard]] std::string describe() const override {
+        std::string d = "interface " + opt_.interface + " (" + link_name(link_type_);
+        if (!opt_.bpf_filter.empty()) d += ", filter '" + opt_.bpf_filter + "'";
+        return d + ")";
+    }
+
+    void set_stop_flag(const std::atomic<bool>* stop) override { stop_flag_ = stop; }
+    void stop() override {
+        if (!draining_) begin_drain(SourceStatus::End);
+    }
+
+    LiveStats stats() override {
+        pcap_stat ps{};
+        if (!error_ && pcap_stats(pcap_, &ps) == 0) {
+            // libpcap keeps these cumulative on Linux (PACKET_STATISTICS reset on read, summed by libpcap).
+            last_stats_.received = ps.ps_recv;
+            last_stats_.kernel_dropped = ps.ps_drop;
+            last_stats_.interface_dropped = ps.ps_ifdrop;
+        }
+        return last_stats_;
+    }
+    int link_type() const override { return link_type_; }
+    std::string privilege_note() const override { return privilege_note_; }
+    const std::vector<std::string>& warnings() const override { return warnings_; }
+    PcapWriter* evidence() override { return evidence_.get(); }
+
+private:
+    friend std::unique_ptr<LiveSource> LiveSource::open(const LiveOptions&, SourceError&);
+
+    void begin_drain(SourceStatus why) {
+        draining_ = true;
+        end_status_ = why;
+        // The kernel retires a partly filled ring block after timeout_ms: wait that long (twice, for
+        // the block that was just opened) for the packets that arrived before the stop.
+        drain_deadline_ = Clock::now() + std::chrono::milliseconds(2 * opt_.timeout_ms + 50);
+    }
+
+    // Waits up to timeout_ms (less when draining) for a retired block or an error; false on timeout or
+    // a signal (so the caller sees the stop flag at once).
+    bool wait_readable() {
+        int wait_ms = opt_.timeout_ms;
+        if (draining_) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(drain_deadline_ - Clock::now()).count();
+            if (left <= 0) return false;
+            wait_ms = static_cast<int>(std::min<long long>(left, wait_ms));
+        }
+        if (fd_ < 0) return false;
+        pollfd pfd{fd_, POLLIN, 0};
+        return poll(&pfd, 1, wait_ms) > 0;
+    }
+
+    SourceStatus fail(int rc) {
+        stats();
+        const std::string detail = pcap_geterr(pcap_);
+        const bool gone = rc == PCAP_ERROR_IFACE_NOT_UP || detail.find("went down") != std::string::npos ||
+                          detail.find("disappeared") != std::string::npos || detail.find("ENETDOWN") != std::string::npos ||
+                          detail.find("Network is down") != std::string::npos;
+        std::string msg = opt_.interface + ": capture stopped after " + std::to_string(delivered_) + " packets: ";
+        msg += gone ? "the interface went down or disappeared (" + detail + ")" : detail;
+        error_ = SourceError{msg, SourceError::Kind::Live};
+        return SourceStatus::Error;
+    }
+
+    pcap_t* pcap_ = nullptr;
+    LiveOptions opt_;
+    int link_type_ = 0;
+    int fd_ = -1;
+    std::uint64_t delivered_ = 0;
+    const std::atomic<bool>* stop_flag_ = nullptr;
+    bool draining_ = false, ended_ = false;
+    SourceStatus end_status_ = SourceStatus::End;
+    Clock::time_point drain_deadline_{};
+    LiveStats last_stats_{};
+    std::optional<SourceError> error_;
+    // Filled in by open().
+    std::vector<std::string> warnings_;
+    std::string privilege_note_;
+    std::unique_ptr<PcapWriter> evidence_;
+};
+
+}  // namespace
+
+std::unique_ptr<LiveSource> LiveSource::open(const LiveOptions& opt, SourceError& err) {
+    auto fail = [&](std::string msg) -> std::unique_ptr<LiveSource> {
+        err = SourceError{std::move(msg), SourceError::Kind::Open};
+        return nullptr;
+    };
+    if (opt.interface.empty()) return fail("no interface given");
+    char errbuf[PCAP_ERRBUF_SIZE] = {};
+    pcap_t* raw = pcap_create(opt.interface.c_str(), errbuf);
+    if (!raw) return fail("cannot capture on '" + opt.interface + "': " + errbuf);
+    // Owned by the source from here on, so every early return closes it.
+    auto source = std::make_unique<PcapLiveSource>(raw, opt);
+
+    pcap_set_snaplen(raw, opt.snaplen);
+    pcap_set_promisc(raw, opt.promiscuous ? 1 : 0);
+    pcap_set_timeout(raw, opt.timeout_ms);
+    pcap_set_buffer_size(raw, opt.buffer_bytes);
+    const int rc = pcap_activate(raw);
+    if (rc < 0) return fail(activate_error(rc, opt.interface, raw));
+    if (rc > 0) source->warnings_.push_back(activate_warning(rc, raw));
+    source->on_activated();
+    if (!is_supported_link_type(source->link_type()))
+        return fail("interface '" + opt.interface + "' has link type " + link_name(source->link_type()) +
+                    ", which meshproof does not decode (supported: Ethernet, Linux cooked, raw IP)");
+
+    if (!opt.bpf_filter.empty()) {
+        bpf_program prog{};
+        if (pcap_compile(raw, &prog, opt.bpf_filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0)
+            return fail("bad capture filter '" + opt.bpf_filter + "': " + pcap_geterr(raw));
+        const int set = pcap_setfilter(raw, &prog);
+        pcap_freecode(&prog);
+        if (set != 0) return fail("cannot install capture filter '" + opt.bpf_filter + "': " + pcap_geterr(raw));
+    }
+    // Non-blocking: next() polls the descriptor with its own timeout (see the top of this file).
+    if (pcap_setnonblock(raw, 1, errbuf) != 0) return fail("cannot capture on '" + opt.interface + "': " + errbuf);
+
+    if (opt.write_path) {
+        std::string werr;
+        source->evidence_ = PcapWriter::open(*opt.write_path, source->link_type(), opt.snaplen, opt.evidence_limits, werr);
+        if (!source->evidence_) return fail(werr);
+    }
+    // The capture socket and the evidence file are open: from here on no privilege is needed.
+    if (opt.drop_to_user) {
+        std::string derr;
+        if (!drop_privileges(*opt.drop_to_user, source->privilege_note_, derr)) {
+            if (opt.write_path) {
+                source->evidence_.reset();
+                std::remove(opt.write_path->c_str());  // nothing was captured into it
+            }
+            return fail(derr);
+        }
+    }
+    return source;
+}
+
+}  // namespace meshproof::audit
