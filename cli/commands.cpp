@@ -11,6 +11,8 @@ namespace meshproof::cli {
 namespace {
 const char* kUsage = R"(usage: meshproof COMMAND [options]
 
+demo:
+  demo [--output DIR]        before/after on real traffic: pods in namespaces, plaintext, then mTLS sidecars, diffed (root)
 audit:
   audit read FILE|DIR...     classify every TCP flow of pcap/pcapng captures (plaintext, TLS, mTLS, Istio mTLS)
   audit capture -i IFACE     the same, on live traffic (--duration, --write evidence.pcap, --push, --metrics-file)
@@ -31,6 +33,7 @@ int run(const std::vector<std::string>& args) {
         }
         const std::vector<std::string> rest(args.begin() + 1, args.end());
         if (args[0] == "audit") return audit_main(rest);
+        if (args[0] == "demo") return demo_main(rest);
         static const std::set<std::string> provision_commands = {"init", "plan", "up", "down", "status"};
         if (provision_commands.count(args[0])) return provision::run_provision_command(args, std::cout, std::cerr);
         if (args[0] == "version" || args[0] == "--version") {

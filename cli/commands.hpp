@@ -20,5 +20,6 @@ int run(int argc, char** argv);
 int run(const std::vector<std::string>& args);
 
 int audit_main(const std::vector<std::string>& args);  // args after "audit"
+int demo_main(const std::vector<std::string>& args);   // args after "demo"
 
 }  // namespace meshproof::cli
