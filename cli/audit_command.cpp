@@ -7,12 +7,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <set>
 
 #include "audit/engine/engine.hpp"
 #include "audit/report/report.hpp"
 #include "cli/arg_parser.hpp"
 #include "cli/commands.hpp"
+#include "cli/compliance_commands.hpp"
 #include "cli/live_commands.hpp"
 #include "cli/report_flags.hpp"
 
@@ -37,7 +39,8 @@ options:
   --stream-bytes N       bytes kept per direction for classification (default 16384)
   --max-flows N          flow table bound (default 262144); older flows are evicted and reported
 exit status: 0 ok, 1 an input could not be read at all, 2 usage error, 3 --fail-on matched,
-             4 an input was damaged part-way (flows before the damage are reported)
+             4 an input was damaged part-way (flows before the damage are reported),
+             5 --policy found a violation
 )";
 
 std::vector<std::string> expand_inputs(const std::vector<std::string>& args) {
@@ -67,6 +70,7 @@ int audit_read(const std::vector<std::string>& args) {
     std::size_t stream_bytes = 16 * 1024, max_flows = 262144;
     std::vector<std::string> files;
     audit::MetricsOutputs metrics;
+    ComplianceOptions compliance;
     while (p.more()) {
         if (p.flag("--json")) json = true;
         else if (p.flag("--show-secrets")) show_secrets = true;
@@ -76,8 +80,9 @@ int audit_read(const std::vector<std::string>& args) {
         else if (p.size_option("--stream-bytes", stream_bytes)) {}
         else if (p.size_option("--max-flows", max_flows)) {}
         else if (parse_metrics_flag(p, metrics)) {}
+        else if (parse_compliance_flag(p, compliance)) {}
         else if (p.flag("-h") || p.flag("--help")) {
-            std::cout << kAuditUsage << metrics_flags_usage();
+            std::cout << kAuditUsage << metrics_flags_usage() << compliance_flags_usage();
             return kExitOk;
         } else files.push_back(p.positional());
     }
@@ -88,17 +93,27 @@ int audit_read(const std::vector<std::string>& args) {
     audit::EngineConfig cfg;
     cfg.stream.max_bytes = stream_bytes;
     cfg.max_flows = max_flows;
+    // Snapshot, policy and signing key are loaded before the captures are read: errors come first.
+    std::unique_ptr<ComplianceRun> compliance_run;
+    if (compliance.any()) compliance_run = std::make_unique<ComplianceRun>(compliance, std::cerr);
     audit::Engine engine(cfg);
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
-    audit::read_capture_files(expand_inputs(files), engine, &g_stop);
+    const auto inputs = expand_inputs(files);
+    audit::read_capture_files(inputs, engine, &g_stop);
     engine.finish();
 
     const auto& s = engine.summary();
-    if (json) audit::write_json_lines(std::cout, engine.records(), s, ropt);
+    if (json && compliance_run) compliance_run->write_json_lines(std::cout, engine.records(), s, ropt);
+    else if (json) audit::write_json_lines(std::cout, engine.records(), s, ropt);
     else audit::write_table(std::cout, engine.records(), s, ropt);
     std::cout.flush();
     const int metrics_rc = export_run_metrics(engine, metrics);
+    std::vector<std::string> command_line = {"meshproof", "audit", "read"};
+    command_line.insert(command_line.end(), args.begin(), args.end());
+    const int compliance_rc = compliance_run ? compliance_run->finish(engine.records(), s, ropt, json, inputs,
+                                                                      command_line, std::cout, std::cerr)
+                                             : kExitOk;
 
     bool unreadable = false, damaged = false;
     for (const auto& in : s.inputs) {
@@ -111,7 +126,8 @@ int audit_read(const std::vector<std::string>& args) {
         if (fail_set.count(f.verdict)) return kExitFailOn;
     }
     if (metrics_rc != kExitOk) return metrics_rc;
-    if (unreadable) return kExitFailure;
+    if (unreadable || compliance_rc == kExitFailure) return kExitFailure;
+    if (compliance_rc == kExitPolicyViolations) return kExitPolicyViolations;
     if (damaged) return kExitDamagedInput;
     return kExitOk;
 }

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <set>
 
+#include "cli/compliance_commands.hpp"
 #include "provision/provision_cli.hpp"
 
 namespace meshproof::cli {
@@ -17,6 +18,9 @@ audit:
   audit read FILE|DIR...     classify every TCP flow of pcap/pcapng captures (plaintext, TLS, mTLS, Istio mTLS)
   audit capture -i IFACE     the same, on live traffic (--duration, --write evidence.pcap, --push, --metrics-file)
   audit serve -i IFACE       continuous audit; findings as Prometheus metrics on /metrics
+compliance (docs/compliance.md):
+  keygen --out DIR           Ed25519 key pair for signing evidence bundles (audit read --bundle)
+  verify BUNDLE [--pub KEY]  check an evidence bundle's signature and every member
 provision (helm + kubectl from a lab spec; docs/lab-spec.md):
   init | plan | up | down | status
 other:
@@ -34,6 +38,8 @@ int run(const std::vector<std::string>& args) {
         const std::vector<std::string> rest(args.begin() + 1, args.end());
         if (args[0] == "audit") return audit_main(rest);
         if (args[0] == "demo") return demo_main(rest);
+        if (args[0] == "keygen") return keygen_main(rest);
+        if (args[0] == "verify") return verify_main(rest);
         static const std::set<std::string> provision_commands = {"init", "plan", "up", "down", "status"};
         if (provision_commands.count(args[0])) return provision::run_provision_command(args, std::cout, std::cerr);
         if (args[0] == "version" || args[0] == "--version") {

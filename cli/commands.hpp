@@ -9,7 +9,8 @@
 namespace meshproof::cli {
 
 // Exit codes (docs/cli.md): 0 ok, 1 runtime failure, 2 usage error, 3 --fail-on matched,
-// 4 an input was damaged (truncated/corrupt/unreadable; flows before the damage were reported).
+// 4 an input was damaged (truncated/corrupt/unreadable; flows before the damage were reported),
+// 5 --policy found a violation (kExitPolicyViolations, cli/compliance_commands.hpp).
 inline constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitFailOn = 3, kExitDamagedInput = 4;
 
 struct UsageError : std::runtime_error {

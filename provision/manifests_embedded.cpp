@@ -5,6 +5,452 @@ namespace meshproof::provision {
 
 const std::vector<EmbeddedManifest>& embedded_manifests() {
     static const std::vector<EmbeddedManifest> files = {
+        {"audit/audit-policy.yaml", R"mpyaml(# The audit policy the CronJob checks (docs/compliance.md describes every key). Edit it for your
+# cluster: which namespaces must be Istio mTLS, what is allowed in clear, how loud each rule is.
+version: 1
+# trustDomain: cluster.local        # default: the istio ConfigMap's, else cluster.local
+requirements:
+  # Everything served in the application namespaces must be mesh mTLS (sidecar or ambient HBONE).
+  - name: apps-in-mesh
+    namespaces: [default]
+    exceptPorts: [15020, 15021, 15090]
+    require: istio-mtls
+  # The ingress gateway must at least terminate TLS on 443.
+  - name: gateway-tls
+    namespaces: [istio-system]
+    ports: [443, 8443]
+    require: tls
+    severity: warning
+exceptions:
+  # DNS to CoreDNS is plaintext by design.
+  - name: dns
+    ports: [53]
+  # kubelet probes come from the node's own address, in clear.
+  - name: kubelet-probes
+    fromNodes: true
+    rules: [strict-plaintext-served, permissive-plaintext, requirement-not-met]
+severities:
+  permissive-plaintext: warning
+  legacy-client-refused: info
+)mpyaml"},
+        {"audit/cronjob.yaml", R"mpyaml(# Scheduled compliance audit: every hour, capture 5 minutes of traffic on one node, compare it with
+# the cluster's PeerAuthentications and the audit policy, push the metrics to a Pushgateway, and keep
+# the report and a signed evidence bundle on a volume. Exit status 5 (policy violation) fails the Job
+# without retries, so `kube_job_status_failed` and the Pushgateway metrics both show it.
+#
+# Needs: the Secret meshproof-signing-key (meshproof keygen --out keys &&
+#   kubectl -n meshproof-system create secret generic meshproof-signing-key \
+#     --from-file=meshproof-signing.key=keys/meshproof-signing.key),
+# the ConfigMap meshproof-policy (policy.yaml, made by kustomization.yaml), a Pushgateway.
+apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: meshproof-audit
+  namespace: meshproof-system
+  labels:
+    app.kubernetes.io/name: meshproof
+    app.kubernetes.io/component: scheduled-audit
+spec:
+  schedule: "17 * * * *"
+  concurrencyPolicy: Forbid
+  startingDeadlineSeconds: 600
+  successfulJobsHistoryLimit: 3
+  failedJobsHistoryLimit: 5
+  jobTemplate:
+    spec:
+      backoffLimit: 1
+      activeDeadlineSeconds: 1800
+      podFailurePolicy:
+        rules:
+          # A policy violation is a result, not a crash: fail the Job at once.
+          - action: FailJob
+            onExitCodes:
+              containerName: audit
+              operator: In
+              values: [5]
+      template:
+        metadata:
+          labels:
+            app.kubernetes.io/name: meshproof
+            app.kubernetes.io/component: scheduled-audit
+          annotations:
+            sidecar.istio.io/inject: "false"
+        spec:
+          serviceAccountName: meshproof-audit
+          restartPolicy: Never
+          hostNetwork: true
+          dnsPolicy: ClusterFirstWithHostNet
+          # Pin the audit to one node (it sees that node's traffic); the DaemonSet covers every node.
+          # nodeSelector:
+          #   kubernetes.io/hostname: k3s-agent-1
+          tolerations:
+            - operator: Exists
+              effect: NoSchedule
+          containers:
+            - name: audit
+              image: ghcr.io/meshproof/meshproof:0.1.0
+              imagePullPolicy: IfNotPresent
+              env:
+                - name: NODE_NAME
+                  valueFrom:
+                    fieldRef:
+                      fieldPath: spec.nodeName
+                - name: PUSHGATEWAY
+                  value: http://prometheus-pushgateway.monitoring.svc:9091
+                - name: MESHPROOF_SIGNING_KEY
+                  value: /etc/meshproof/keys/meshproof-signing.key
+                - name: HOME
+                  value: /tmp
+              command: [/bin/sh, -c]
+              args:
+                - |
+                  set -u
+                  run="/reports/$(date -u +%Y%m%dT%H%M%SZ)-${NODE_NAME}"
+                  mkdir -p "$run"
+                  meshproof audit capture --interface=any --duration=300s --user=root \
+                    --filter='tcp or udp port 8472 or udp port 4789 or udp port 6081' \
+                    --write="$run/evidence.pcap" --json \
+                    --push="$PUSHGATEWAY" --push-job=meshproof-audit --push-instance="$NODE_NAME" \
+                    --k8s --policy=/etc/meshproof/policy/policy.yaml \
+                    --bundle="$run/bundle.tar.gz" > "$run/report.jsonl"
+                  rc=$?
+                  echo "meshproof audit exit status $rc; report in $run"
+                  # Keep two weeks of reports.
+                  find /reports -mindepth 1 -maxdepth 1 -type d -mtime +14 -exec rm -rf {} +
+                  exit $rc
+              resources:
+                requests:
+                  cpu: 50m
+                  memory: 96Mi
+                limits:
+                  cpu: "1"
+                  memory: 512Mi
+              securityContext:
+                runAsUser: 0
+                runAsNonRoot: false
+                allowPrivilegeEscalation: false
+                readOnlyRootFilesystem: true
+                privileged: false
+                capabilities:
+                  drop: [ALL]
+                  add: [NET_RAW, NET_ADMIN]
+                seccompProfile:
+                  type: RuntimeDefault
+              volumeMounts:
+                - name: reports
+                  mountPath: /reports
+                - name: policy
+                  mountPath: /etc/meshproof/policy
+                  readOnly: true
+                - name: signing-key
+                  mountPath: /etc/meshproof/keys
+                  readOnly: true
+                - name: tmp
+                  mountPath: /tmp
+          volumes:
+            - name: reports
+              persistentVolumeClaim:
+                claimName: meshproof-reports
+            - name: policy
+              configMap:
+                name: meshproof-policy
+            - name: signing-key
+              secret:
+                secretName: meshproof-signing-key
+                # meshproof refuses a private key that group or others can read.
+                defaultMode: 0400
+            - name: tmp
+              emptyDir:
+                sizeLimit: 64Mi
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: meshproof-reports
+  namespace: meshproof-system
+  labels:
+    app.kubernetes.io/name: meshproof
+spec:
+  accessModes: [ReadWriteOnce]
+  resources:
+    requests:
+      storage: 2Gi
+)mpyaml"},
+        {"audit/daemonset.yaml", R"mpyaml(# Continuous auditing on every node: `meshproof audit serve` captures on the node's interfaces and
+# exposes its findings on :9464/metrics, where the Istio Prometheus addon finds it through the
+# prometheus.io/* annotations. Host network (to see the node's bridge and VXLAN traffic), only the
+# two capabilities a packet capture needs, read-only root filesystem, bounded resources.
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: meshproof-auditor
+  namespace: meshproof-system
+  labels:
+    app.kubernetes.io/name: meshproof
+    app.kubernetes.io/component: auditor
+spec:
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: meshproof
+      app.kubernetes.io/component: auditor
+  updateStrategy:
+    type: RollingUpdate
+    rollingUpdate:
+      maxUnavailable: 1
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: meshproof
+        app.kubernetes.io/component: auditor
+      annotations:
+        prometheus.io/scrape: "true"
+        prometheus.io/port: "9464"
+        prometheus.io/path: /metrics
+        sidecar.istio.io/inject: "false"
+    spec:
+      serviceAccountName: meshproof-audit
+      # audit serve does not call the API server.
+      automountServiceAccountToken: false
+      hostNetwork: true
+      dnsPolicy: ClusterFirstWithHostNet
+      terminationGracePeriodSeconds: 10
+      # Every node, control plane included: an audit that skips nodes proves nothing about them.
+      tolerations:
+        - operator: Exists
+          effect: NoSchedule
+        - operator: Exists
+          effect: NoExecute
+        - key: CriticalAddonsOnly
+          operator: Exists
+      containers:
+        - name: auditor
+          image: ghcr.io/meshproof/meshproof:0.1.0
+          imagePullPolicy: IfNotPresent
+          args:
+            - audit
+            - serve
+            # "any" sees every interface of the node: the CNI bridge (pod to pod on one node) and the
+            # uplink (VXLAN/Geneve between nodes, decapsulated). Narrow it with --filter if needed.
+            - --interface=any
+            - --filter=tcp or udp port 8472 or udp port 4789 or udp port 6081
+            - --listen=0.0.0.0:9464
+            - --idle-timeout=60
+            - --max-flows=262144
+            - --buffer-size=64
+            # Stay uid 0: switching to another user needs CAP_SETUID/CAP_SETGID, which this pod does not
+            # have. Its root holds only NET_RAW and NET_ADMIN, on a read-only filesystem.
+            - --user=root
+          ports:
+            - name: metrics
+              containerPort: 9464
+              protocol: TCP
+          readinessProbe:
+            httpGet:
+              path: /metrics
+              port: 9464
+            initialDelaySeconds: 5
+            periodSeconds: 30
+          livenessProbe:
+            tcpSocket:
+              port: 9464
+            initialDelaySeconds: 15
+            periodSeconds: 30
+          resources:
+            requests:
+              cpu: 50m
+              memory: 96Mi
+            limits:
+              cpu: "1"
+              memory: 512Mi
+          securityContext:
+            runAsUser: 0
+            runAsNonRoot: false
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            privileged: false
+            capabilities:
+              drop: [ALL]
+              add: [NET_RAW, NET_ADMIN]
+            seccompProfile:
+              type: RuntimeDefault
+)mpyaml"},
+        {"audit/kustomization.yaml", R"mpyaml(# kubectl apply -k manifests/audit
+# Set the image once for every workload:
+#   kustomize edit set image ghcr.io/meshproof/meshproof=registry.example/meshproof:TAG
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: meshproof-system
+resources:
+  - namespace.yaml
+  - rbac.yaml
+  - daemonset.yaml
+  - cronjob.yaml
+generatorOptions:
+  disableNameSuffixHash: true
+  labels:
+    app.kubernetes.io/name: meshproof
+configMapGenerator:
+  - name: meshproof-policy
+    files:
+      - policy.yaml=audit-policy.yaml
+  # Alert rules for a Prometheus that loads rule files from a ConfigMap (docs/compliance.md).
+  - name: meshproof-alert-rules
+    files:
+      - meshproof-rules.yaml=prometheus-rules.yaml
+  # Picked up by Grafana's dashboard sidecar (label grafana_dashboard), or import the JSON by hand.
+  - name: meshproof-grafana-dashboard
+    files:
+      - meshproof-audit.json=grafana-dashboard.json
+    options:
+      labels:
+        grafana_dashboard: "1"
+)mpyaml"},
+        {"audit/namespace.yaml", R"mpyaml(# Namespace for the in-cluster auditor. Not labelled for sidecar injection: the auditor watches the
+# mesh from the node, it is not part of it.
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: meshproof-system
+  labels:
+    app.kubernetes.io/name: meshproof
+    app.kubernetes.io/part-of: meshproof
+    istio-injection: disabled
+)mpyaml"},
+        {"audit/prometheus-rules.yaml", R"mpyaml(# meshproof alert rules (Prometheus rule file; checked in CI with `promtool check rules` and
+# `promtool test rules`). Load it as a rule file, e.g. in the Istio Prometheus addon add it to the
+# prometheus ConfigMap's alerting_rules.yml. Runbooks: docs/compliance.md.
+#
+# meshproof_policy_findings_total{rule,severity,src_namespace,dst_namespace} counts policy findings
+# (audit ... --policy); the other families are in docs/metrics.md.
+groups:
+  - name: meshproof-compliance
+    rules:
+      - alert: MeshproofPlaintextBetweenMeshedWorkloads
+        # Both pods have a sidecar (or are ambient) and still talked without Istio mTLS.
+        expr: |
+          sum by (src_namespace, dst_namespace) (
+            increase(meshproof_policy_findings_total{rule="meshed-not-istio-mtls"}[15m])
+          ) > 0
+        labels:
+          severity: critical
+        annotations:
+          summary: "Traffic between meshed workloads without Istio mTLS ({{ $labels.src_namespace }} -> {{ $labels.dst_namespace }})"
+          description: "meshproof saw {{ $value | humanize }} flows between meshed pods that were not Istio mTLS in the last 15 minutes: a sidecar bypass, an excluded port, or mTLS switched off."
+          runbook_url: docs/compliance.md#meshed-not-istio-mtls
+      - alert: MeshproofStrictMtlsViolated
+        # A PeerAuthentication says STRICT, the wire says plaintext was served.
+        expr: |
+          sum by (dst_namespace) (
+            increase(meshproof_policy_findings_total{rule="strict-plaintext-served"}[15m])
+          ) > 0
+        labels:
+          severity: critical
+        annotations:
+          summary: "STRICT mTLS declared in {{ $labels.dst_namespace }}, but plaintext was served"
+          description: "{{ $value | humanize }} plaintext flows were served by workloads whose PeerAuthentication is STRICT (a pod without sidecar, or a port excluded from it)."
+          runbook_url: docs/compliance.md#strict-plaintext-served
+      - alert: MeshproofPolicyViolation
+        # Any other finding the audit policy rates as a violation.
+        expr: |
+          sum by (rule, dst_namespace) (
+            increase(meshproof_policy_findings_total{severity="violation", rule!~"meshed-not-istio-mtls|strict-plaintext-served"}[1h])
+          ) > 0
+        labels:
+          severity: warning
+        annotations:
+          summary: "meshproof policy violation {{ $labels.rule }} in {{ $labels.dst_namespace }}"
+          description: "See the audit's findings (audit ... --policy) and docs/compliance.md#{{ $labels.rule }}."
+          runbook_url: docs/compliance.md#findings
+      - alert: MeshproofSecretsInClear
+        expr: sum by (instance, kind) (increase(meshproof_plaintext_secrets_total[15m])) > 0
+        labels:
+          severity: critical
+        annotations:
+          summary: "{{ $labels.kind }} sent in clear (seen by {{ $labels.instance }})"
+          description: "A credential crossed the wire unencrypted; rotate it and find the flow in the audit report."
+
+  - name: meshproof-auditor-health
+    rules:
+      - alert: MeshproofAuditorDroppingPackets
+        # The audit cannot vouch for what it did not see: more than 1% of packets lost.
+        expr: |
+          sum by (instance) (rate(meshproof_capture_dropped_packets_total[5m]))
+            / (sum by (instance) (rate(meshproof_capture_packets_total[5m]))
+               + sum by (instance) (rate(meshproof_capture_dropped_packets_total[5m])))
+            > 0.01
+        for: 10m
+        labels:
+          severity: warning
+        annotations:
+          summary: "meshproof on {{ $labels.instance }} drops {{ $value | humanizePercentage }} of packets"
+          description: "Raise --buffer-size, narrow --filter, or give the auditor more CPU."
+          runbook_url: docs/compliance.md#auditor-dropping-packets
+      - alert: MeshproofFlowTableFull
+        expr: sum by (instance) (increase(meshproof_flows_evicted_total[15m])) > 0
+        for: 15m
+        labels:
+          severity: warning
+        annotations:
+          summary: "meshproof on {{ $labels.instance }} evicts flows before they end"
+          description: "The flow table (--max-flows) is full; flows are reported early and may be judged on too little data."
+      - alert: MeshproofAuditStale
+        # Scheduled audits run hourly and serve refreshes every second: 3 hours without an update
+        # means the CronJob stopped, fails before pushing, or the DaemonSet is gone.
+        expr: time() - max by (job, instance) (meshproof_audit_last_run_timestamp_seconds) > 3 * 3600
+        labels:
+          severity: warning
+        annotations:
+          summary: "No meshproof audit from {{ $labels.job }}/{{ $labels.instance }} for {{ $value | humanizeDuration }}"
+          runbook_url: docs/compliance.md#audit-stale
+      - alert: MeshproofAuditorAbsent
+        expr: absent(meshproof_build_info)
+        for: 30m
+        labels:
+          severity: warning
+        annotations:
+          summary: "No meshproof metrics at all for 30 minutes"
+          description: "Neither the DaemonSet (scraped) nor the CronJob (Pushgateway) reports; check both."
+)mpyaml"},
+        {"audit/rbac.yaml", R"mpyaml(# Read-only access for `audit ... --k8s`: the pods, services, namespaces and nodes that map flow
+# addresses to workloads, and the PeerAuthentications compared with the wire. Nothing else: no
+# secrets, no writes.
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: meshproof-audit
+  namespace: meshproof-system
+  labels:
+    app.kubernetes.io/name: meshproof
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: meshproof-audit-reader
+  labels:
+    app.kubernetes.io/name: meshproof
+rules:
+  - apiGroups: [""]
+    resources: [pods, services, namespaces, nodes]
+    verbs: [get, list]
+  - apiGroups: [security.istio.io]
+    resources: [peerauthentications]
+    verbs: [get, list]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: meshproof-audit-reader
+  labels:
+    app.kubernetes.io/name: meshproof
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: meshproof-audit-reader
+subjects:
+  - kind: ServiceAccount
+    name: meshproof-audit
+    namespace: meshproof-system
+)mpyaml"},
         {"demo/client.yaml", R"mpyaml(# Demo client: every 5 s it calls the echo server with a bearer token (a fake one), the kind of
 # secret a sniffer finds in plaintext before the mesh and cannot read after it.
 apiVersion: v1

@@ -1,0 +1,74 @@
+// Compliance commands: `meshproof keygen`, `meshproof verify`, and the flags `audit read` (and
+// `audit capture`) share for Kubernetes enrichment, policy checks and signed evidence bundles:
+//   --k8s-snapshot FILE | --k8s [--kube-context NAME]   workloads for each flow address
+//   --policy FILE                                       findings; exit 5 on violations
+//   --bundle OUT.tar.gz --key FILE                      signed evidence bundle
+#pragma once
+
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "audit/report/audit_summary.hpp"
+#include "audit/report/report.hpp"
+#include "audit/verdict/flow_record.hpp"
+#include "cli/arg_parser.hpp"
+
+namespace meshproof::cli {
+
+// `audit read/capture --policy`: a finding of severity violation (after exceptions and severities).
+inline constexpr int kExitPolicyViolations = 5;
+
+int keygen_main(const std::vector<std::string>& args);  // args after "keygen"
+int verify_main(const std::vector<std::string>& args);  // args after "verify"
+
+struct ComplianceOptions {
+    std::string k8s_snapshot;  // --k8s-snapshot FILE (kubectl get ... -o json|yaml)
+    bool k8s_live = false;     // --k8s: kubectl now, through the provisioner's runner
+    std::string kube_context;  // --kube-context NAME
+    std::string policy;        // --policy FILE
+    std::string bundle;        // --bundle OUT.tar.gz (OUT.tar: uncompressed)
+    std::string key;           // --key FILE (default: $MESHPROOF_SIGNING_KEY)
+    [[nodiscard]] bool any() const {
+        return !k8s_snapshot.empty() || k8s_live || !kube_context.empty() || !policy.empty() || !bundle.empty() ||
+               !key.empty();
+    }
+};
+
+// Consumes one of the flags above; false when the next argument is not one of them.
+bool parse_compliance_flag(ArgParser& p, ComplianceOptions& out);
+// Their usage lines, to append to a command's help.
+const char* compliance_flags_usage();
+
+// Everything the flags need, loaded before the capture is read so configuration errors come first
+// (UsageError for bad combinations, std::runtime_error naming the file, line and column otherwise).
+class ComplianceRun {
+public:
+    ComplianceRun(ComplianceOptions opt, std::ostream& err);
+    ~ComplianceRun();
+    ComplianceRun(const ComplianceRun&) = delete;
+    ComplianceRun& operator=(const ComplianceRun&) = delete;
+
+    // True when flows get src_workload/dst_workload (a snapshot is loaded).
+    [[nodiscard]] bool enriches() const;
+    // The flow JSON line with src_workload/dst_workload when enriching, else audit::flow_to_json.
+    [[nodiscard]] std::string flow_json(const audit::FlowRecord& f, const audit::ReportOptions& opt) const;
+    // audit::write_json_lines, with workloads.
+    void write_json_lines(std::ostream& out, const std::vector<audit::FlowRecord>& flows, const audit::AuditSummary& s,
+                          const audit::ReportOptions& opt) const;
+
+    // After the report: findings (text after a table, JSON lines after the summary line) and the
+    // bundle. `evidence_files` are the captures read (or the evidence pcap written), `command_line`
+    // goes into version.json. Returns kExitOk, kExitPolicyViolations, or kExitFailure when the bundle
+    // could not be written (reason on `err`).
+    int finish(const std::vector<audit::FlowRecord>& flows, const audit::AuditSummary& s, const audit::ReportOptions& opt,
+               bool json, const std::vector<std::string>& evidence_files, const std::vector<std::string>& command_line,
+               std::ostream& out, std::ostream& err);
+
+private:
+    struct State;
+    std::unique_ptr<State> state_;
+};
+
+}  // namespace meshproof::cli
