@@ -40,12 +40,21 @@ struct LastPacket {
     bool valid = false;
 };
 
+// The same frame captured twice (`-i any`: on the veth and on the bridge) within a millisecond.
+bool is_duplicate(const LastPacket& last, const LastPacket& now) {
+    return last.valid && last.seq == now.seq && last.ack == now.ack && last.len == now.len && last.flags == now.flags &&
+           now.ts >= last.ts && now.ts - last.ts <= 0.001;
+}
+
 struct FlowState {
     std::unique_ptr<TcpFlow> tcp;             // until the verdict is final
     std::unique_ptr<FlowAnalysis> analysis;   // from the first payload byte until the verdict
     std::uint32_t record = kNoRecord;         // index into Impl::records once the verdict is final
     std::array<LastPacket, 2> last{};         // after the verdict: duplicate-frame filter
     std::array<bool, 2> fin{};                // after the verdict: FIN seen per direction
+    // Closed (FIN both ways or RST) and already reported: the entry lingers until idle expiry only to
+    // absorb the last ACKs, which would otherwise look like a new midstream flow.
+    bool done = false;
     Tunnel tunnel = Tunnel::None;
     std::uint32_t vni = 0;
     std::uint32_t input = 0;
@@ -64,11 +73,13 @@ struct Engine::Impl {
     std::uint32_t input_index = 0;
     std::uint64_t input_packets = 0;
     Engine::PacketUse last_use = Engine::PacketUse::NotTcp;
+    std::size_t lingering = 0;  // reported flows still in the table (done)
 
     explicit Impl(EngineConfig c) : cfg(c), table(c.max_flows) {
         table.set_eviction_handler([this](const FlowKey&, FlowState& fs, EvictionReason why) {
-            if (why == EvictionReason::Capacity) ++summary.flows_evicted;
+            if (why == EvictionReason::Capacity && !fs.done) ++summary.flows_evicted;
             complete(fs, why == EvictionReason::Capacity);
+            forget(fs);
         });
     }
 
@@ -116,14 +127,28 @@ struct Engine::Impl {
         if (!res.inserted && starts_new_connection(*res.value, d)) {
             // Port reuse: the old connection is over, a new one starts on the same 4-tuple.
             complete(*res.value, false);
+            forget(*res.value);
             table.erase(key);
             res = table.find_or_insert(key, p.ts, make);
         }
         FlowState& fs = *res.value;
+        if (fs.done) {
+            last_use = Engine::PacketUse::AfterVerdictEncrypted;  // a late ACK of a reported flow
+            for (const LastPacket& last : fs.last) {
+                if (is_duplicate(last, LastPacket{p.ts, d.seq, d.ack, d.wire_payload_len, d.tcp_flags, true})) {
+                    ++summary.duplicate_packets;
+                    break;
+                }
+            }
+            return;
+        }
         if (!fs.tcp) {
             last_use = is_plaintext(records[fs.record].verdict) ? Engine::PacketUse::AfterVerdictPlaintext
                                                                 : Engine::PacketUse::AfterVerdictEncrypted;
-            return count_final(fs, d, p.ts);
+            // FIN both ways earlier: this is the last ACK; count it, then report the flow.
+            const bool fin_closed = fs.fin[0] && fs.fin[1];
+            if (count_final(fs, d, p.ts) && (fin_closed || records[fs.record].closed_by_rst)) complete(fs, false);
+            return;
         }
         last_use = Engine::PacketUse::Inspected;
         const std::uint64_t dups = fs.tcp->duplicates();
@@ -134,26 +159,36 @@ struct Engine::Impl {
         }
         if (!d.payload.empty() || (d.tcp_flags & (tcp_flags::Fin | tcp_flags::Rst))) analyze(fs);
         // The verdict became final on this packet: a second copy of it must still count as a duplicate.
-        if (!fs.tcp) fs.last[index(dir)] = LastPacket{p.ts, d.seq, d.ack, d.wire_payload_len, d.tcp_flags, true};
+        if (!fs.tcp) {
+            fs.last[index(dir)] = LastPacket{p.ts, d.seq, d.ack, d.wire_payload_len, d.tcp_flags, true};
+            // Report a reset flow now (dashboards should not wait for the idle timeout); a flow closed
+            // by FINs is reported with its last ACK (count_final above).
+            if (records[fs.record].closed_by_rst) complete(fs, false);
+        }
+    }
+
+    void forget(FlowState& fs) {
+        if (fs.done) --lingering;
+        fs.done = false;
     }
 
     bool starts_new_connection(const FlowState& fs, const DecodedPacket& d) const {
-        if (fs.tcp) return fs.tcp->starts_new_connection(d);
+        if (fs.tcp && !fs.done) return fs.tcp->starts_new_connection(d);
         // After the verdict (there was payload), a pure SYN can only open a new connection.
         return (d.tcp_flags & (tcp_flags::Syn | tcp_flags::Ack)) == tcp_flags::Syn;
     }
 
     // The hot path once a verdict is final: a direction test, a duplicate test and counters.
-    void count_final(FlowState& fs, const DecodedPacket& d, double ts) {
+    // Returns false for a duplicate frame (not counted).
+    bool count_final(FlowState& fs, const DecodedPacket& d, double ts) {
         FlowRecord& rec = records[fs.record];
         const Direction dir = (d.src == rec.client_ip && d.src_port == rec.client_port) ? kC2S : kS2C;
         LastPacket& last = fs.last[index(dir)];
         const LastPacket now{ts, d.seq, d.ack, d.wire_payload_len, d.tcp_flags, true};
-        if (last.valid && last.seq == now.seq && last.ack == now.ack && last.len == now.len && last.flags == now.flags &&
-            now.ts - last.ts <= 0.001 && now.ts >= last.ts) {
+        if (is_duplicate(last, now)) {
             ++summary.duplicate_packets;
             ++rec.duplicates;
-            return;
+            return false;
         }
         last = now;
         ++rec.packets[index(dir)];
@@ -161,6 +196,7 @@ struct Engine::Impl {
         rec.last_seen = std::max(rec.last_seen, ts);
         if (d.tcp_flags & tcp_flags::Rst) rec.closed_by_rst = true;
         if (d.tcp_flags & tcp_flags::Fin) fs.fin[index(dir)] = true;
+        return true;
     }
 
     // Decide, as bytes arrive, which classifier owns the flow; finalize as soon as nothing more can
@@ -332,6 +368,7 @@ struct Engine::Impl {
 
     // The flow is over (closed and expired, evicted, or the capture ended): its counters are final.
     void complete(FlowState& fs, bool evicted) {
+        if (fs.done) return;
         finalize(fs);
         FlowRecord& rec = records[fs.record];
         rec.closed_by_fin = fs.fin[0] && fs.fin[1];
@@ -347,6 +384,8 @@ struct Engine::Impl {
         if (cfg.keep_records) finished.push_back(std::move(rec));
         free_slots.push_back(fs.record);
         fs.record = kNoRecord;
+        fs.done = true;
+        ++lingering;
     }
 };
 
@@ -385,7 +424,10 @@ void Engine::expire(double now) { impl_->table.expire_idle(now, impl_->cfg.idle_
 void Engine::finish() {
     auto& f = impl_->finished;
     if (impl_->cfg.keep_records) f.reserve(f.size() + impl_->table.size());
-    impl_->table.drain([this](const FlowKey&, FlowState& fs) { impl_->complete(fs, false); });
+    impl_->table.drain([this](const FlowKey&, FlowState& fs) {
+        impl_->complete(fs, false);
+        impl_->forget(fs);
+    });
     std::vector<FlowRecord>().swap(impl_->records);  // every slot is free now
     impl_->free_slots.clear();
     // Sort by first packet: order 4-byte indices, then permute in place (sorting FlowRecords
@@ -408,15 +450,15 @@ void Engine::finish() {
 }
 
 const AuditSummary& Engine::summary() const {
-    impl_->summary.flows_active = impl_->table.size();
+    impl_->summary.flows_active = impl_->table.size() - impl_->lingering;
     return impl_->summary;
 }
 AuditSummary& Engine::summary() {
-    impl_->summary.flows_active = impl_->table.size();
+    impl_->summary.flows_active = impl_->table.size() - impl_->lingering;
     return impl_->summary;
 }
 const std::vector<FlowRecord>& Engine::records() const { return impl_->finished; }
-std::size_t Engine::active_flows() const { return impl_->table.size(); }
+std::size_t Engine::active_flows() const { return impl_->table.size() - impl_->lingering; }
 Engine::PacketUse Engine::last_packet_use() const { return impl_->last_use; }
 
 bool read_capture_files(const std::vector<std::string>& paths, Engine& engine, const std::atomic<bool>* stop) {

@@ -264,3 +264,44 @@ TEST_CASE("a smaller stream budget still classifies, and summary counts match re
     for (auto n : e.summary().verdict_flows) total += n;
     CHECK(total == e.records().size());
 }
+
+TEST_CASE("closed flows reach the sink without waiting for the idle timeout, and late ACKs make no new flow") {
+    EngineConfig cfg;
+    cfg.keep_records = false;
+    Engine e(cfg);
+    std::vector<FlowRecord> seen;
+    e.set_sink([&](const FlowRecord& r) { seen.push_back(r); });
+
+    SUBCASE("reset: reported on the RST itself") {
+        Conversation c;
+        c.handshake();
+        c.data(true, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        c.packet(false, tcp_flags::Rst | tcp_flags::Ack);
+        c.feed(e);
+        REQUIRE(seen.size() == 1);
+        CHECK(seen[0].verdict == Verdict::PlaintextRejected);
+        CHECK(e.active_flows() == 0);
+        Conversation late = c;  // a retransmitted RST after the report: absorbed
+        late.frames.assign(1, c.frames.back());
+        late.times.assign(1, c.times.back() + 0.5);
+        late.feed(e);
+        e.finish();
+        CHECK(seen.size() == 1);
+        CHECK(e.summary().flows == 1);
+    }
+    SUBCASE("FIN both ways: reported with the last ACK, which is counted") {
+        Conversation c;
+        c.handshake();
+        c.data(true, istio_client_hello());
+        c.data(false, tls13_server_hello());
+        c.close();
+        c.feed(e);
+        REQUIRE(seen.size() == 1);
+        CHECK(seen[0].verdict == Verdict::IstioMtls);
+        CHECK(seen[0].closed_by_fin);
+        CHECK(seen[0].packets[0] + seen[0].packets[1] == c.frames.size());
+        CHECK(e.active_flows() == 0);
+        e.finish();
+        CHECK(seen.size() == 1);
+    }
+}
