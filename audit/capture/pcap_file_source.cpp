@@ -18,7 +18,7 @@ namespace {
 
 std::string link_name(int dlt) {
     const char* n = pcap_datalink_val_to_name(dlt);
-    return n ? std::string(n) + " (" + std::to_string(dlt) + ")" : "link type " + std::to_string(dlt);
+    return n ? std::string(n) + " (" + std::to_string(dlt) + ")" : std::to_string(dlt);
 }
 
 class PcapFileSource final : public PacketSource {

@@ -37,8 +37,8 @@ std::uint16_t PcapngReader::rd16(Bytes b) const {
 }
 
 bool PcapngReader::fail(SourceError::Kind kind, const std::string& what) {
-    error_ = SourceError{name_ + ": " + what + " (after packet " + std::to_string(packet_number_) +
-                             ", byte offset " + std::to_string(pos_) + ")",
+    error_ = SourceError{name_ + ": packet " + std::to_string(packet_number_ + 1) + " at byte offset " +
+                             std::to_string(block_start_) + ": " + what,
                          kind};
     return false;
 }
@@ -48,6 +48,7 @@ SourceStatus PcapngReader::next(RawPacket& out) {
     Bytes all(bytes_);
     while (true) {
         if (pos_ == bytes_.size()) return SourceStatus::End;
+        block_start_ = pos_;  // errors name the block they are about
         ByteReader r(all.subspan(pos_));
         if (r.remaining() < 12) {
             fail(SourceError::Kind::Truncated, "truncated pcapng block header");

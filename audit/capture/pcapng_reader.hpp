@@ -31,6 +31,7 @@ private:
     std::vector<std::uint8_t> bytes_;
     std::string name_;
     std::size_t pos_ = 0;
+    std::size_t block_start_ = 0;
     bool big_endian_ = false;
     bool seen_section_ = false;
     std::vector<Interface> interfaces_;
