@@ -14,6 +14,7 @@ const char* kUsage = R"(usage: meshproof COMMAND [options]
 
 demo:
   demo [--output DIR]        before/after on real traffic: pods in namespaces, plaintext, then mTLS sidecars, diffed (root)
+  play PLAYBOOK.yaml         run a scenario: lab/provision/audit/assert/diff/report steps (docs/playbooks.md)
 audit:
   audit read FILE|DIR...     classify every TCP flow of pcap/pcapng captures (plaintext, TLS, mTLS, Istio mTLS)
   audit capture -i IFACE     the same, on live traffic (--duration, --write evidence.pcap, --push, --metrics-file)
@@ -38,6 +39,7 @@ int run(const std::vector<std::string>& args) {
         const std::vector<std::string> rest(args.begin() + 1, args.end());
         if (args[0] == "audit") return audit_main(rest);
         if (args[0] == "demo") return demo_main(rest);
+        if (args[0] == "play") return play_main(rest);
         if (args[0] == "keygen") return keygen_main(rest);
         if (args[0] == "verify") return verify_main(rest);
         static const std::set<std::string> provision_commands = {"init", "plan", "up", "down", "status"};

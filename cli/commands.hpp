@@ -22,5 +22,6 @@ int run(const std::vector<std::string>& args);
 
 int audit_main(const std::vector<std::string>& args);  // args after "audit"
 int demo_main(const std::vector<std::string>& args);   // args after "demo"
+int play_main(const std::vector<std::string>& args);   // args after "play"
 
 }  // namespace meshproof::cli
