@@ -36,6 +36,7 @@ struct FlowAnalysis {
 struct LastPacket {
     double ts = 0;
     std::uint32_t seq = 0, ack = 0, len = 0;
+    std::uint16_t window = 0;  // tells a real duplicate ACK (window update) from the same frame twice
     std::uint8_t flags = 0;
     bool valid = false;
 };
@@ -43,7 +44,7 @@ struct LastPacket {
 // The same frame captured twice (`-i any`: on the veth and on the bridge) within a millisecond.
 bool is_duplicate(const LastPacket& last, const LastPacket& now) {
     return last.valid && last.seq == now.seq && last.ack == now.ack && last.len == now.len && last.flags == now.flags &&
-           now.ts >= last.ts && now.ts - last.ts <= 0.001;
+           last.window == now.window && now.ts >= last.ts && now.ts - last.ts <= 0.001;
 }
 
 struct FlowState {
@@ -135,7 +136,7 @@ struct Engine::Impl {
         if (fs.done) {
             last_use = Engine::PacketUse::AfterVerdictEncrypted;  // a late ACK of a reported flow
             for (const LastPacket& last : fs.last) {
-                if (is_duplicate(last, LastPacket{p.ts, d.seq, d.ack, d.wire_payload_len, d.tcp_flags, true})) {
+                if (is_duplicate(last, LastPacket{p.ts, d.seq, d.ack, d.wire_payload_len, d.window, d.tcp_flags, true})) {
                     ++summary.duplicate_packets;
                     break;
                 }
@@ -160,7 +161,7 @@ struct Engine::Impl {
         if (!d.payload.empty() || (d.tcp_flags & (tcp_flags::Fin | tcp_flags::Rst))) analyze(fs);
         // The verdict became final on this packet: a second copy of it must still count as a duplicate.
         if (!fs.tcp) {
-            fs.last[index(dir)] = LastPacket{p.ts, d.seq, d.ack, d.wire_payload_len, d.tcp_flags, true};
+            fs.last[index(dir)] = LastPacket{p.ts, d.seq, d.ack, d.wire_payload_len, d.window, d.tcp_flags, true};
             // Report a reset flow now (dashboards should not wait for the idle timeout); a flow closed
             // by FINs is reported with its last ACK (count_final above).
             if (records[fs.record].closed_by_rst) complete(fs, false);
@@ -184,7 +185,7 @@ struct Engine::Impl {
         FlowRecord& rec = records[fs.record];
         const Direction dir = (d.src == rec.client_ip && d.src_port == rec.client_port) ? kC2S : kS2C;
         LastPacket& last = fs.last[index(dir)];
-        const LastPacket now{ts, d.seq, d.ack, d.wire_payload_len, d.tcp_flags, true};
+        const LastPacket now{ts, d.seq, d.ack, d.wire_payload_len, d.window, d.tcp_flags, true};
         if (is_duplicate(last, now)) {
             ++summary.duplicate_packets;
             ++rec.duplicates;
