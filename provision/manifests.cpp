@@ -13,6 +13,7 @@ constexpr std::string_view kSecretPrefix = "{{SECRET:";
 struct LineDirectives {
     std::vector<std::string> if_flags;
     std::string each_list;
+    std::string set_scalar;  // replaces the value after "key: ", so the file stays valid YAML with a default
 };
 
 std::vector<std::string> split_words(std::string_view s) {
@@ -71,10 +72,11 @@ tl::expected<std::string, std::string> render_template(std::string_view name, st
         if (const auto m = line.find(kMarker); m != std::string_view::npos) {
             const auto words = split_words(line.substr(m + kMarker.size()));
             for (std::size_t i = 0; i < words.size(); ++i) {
-                if (i + 1 >= words.size() || (words[i] != "if" && words[i] != "each"))
+                if (i + 1 >= words.size() || (words[i] != "if" && words[i] != "each" && words[i] != "set"))
                     return tl::unexpected(std::string(name) + ": bad directive in '" + std::string(line) + "'");
                 if (words[i] == "if") d.if_flags.push_back(words[i + 1]);
-                else d.each_list = words[i + 1];
+                else if (words[i] == "each") d.each_list = words[i + 1];
+                else d.set_scalar = words[i + 1];
                 ++i;
             }
             line = line.substr(0, m);
@@ -83,6 +85,14 @@ tl::expected<std::string, std::string> render_template(std::string_view name, st
         bool keep = true;
         for (const auto& f : d.if_flags) keep = keep && values.flags.count(f) > 0;
         if (!keep) continue;
+        std::string with_set;
+        if (!d.set_scalar.empty()) {
+            const auto colon = line.find(": ");
+            if (colon == std::string_view::npos)
+                return tl::unexpected(std::string(name) + ": 'set' needs a 'key: value' line, got '" + std::string(line) + "'");
+            with_set = std::string(line.substr(0, colon + 2)) + "{{" + d.set_scalar + "}}";
+            line = with_set;
+        }
         if (!d.each_list.empty()) {
             const auto it = values.lists.find(d.each_list);
             if (it == values.lists.end())

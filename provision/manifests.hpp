@@ -1,6 +1,7 @@
 // Manifest templates (manifests/*.yaml) and their rendering by placeholder substitution.
 // Syntax (see manifests/README.md): {{NAME}} scalars; a trailing "# meshproof:" comment with
-// "if FLAG" (keep the line only when FLAG is set) and "each LIST" (repeat the line per value).
+// "if FLAG" (keep the line only when FLAG is set), "each LIST" (repeat the line per value) and
+// "set NAME" (replace the default after "key: " by NAME's value: the file stays usable as is).
 // {{SECRET:NAME}} stays in place: it is filled only when the step runs.
 #pragma once
 

@@ -51,7 +51,7 @@ metadata:
     app.kubernetes.io/name: meshproof
     app.kubernetes.io/component: scheduled-audit
 spec:
-  schedule: "17 * * * *"
+  schedule: "17 * * * *"  # meshproof:set AUDITOR_SCHEDULE
   concurrencyPolicy: Forbid
   startingDeadlineSeconds: 600
   successfulJobsHistoryLimit: 3
@@ -88,7 +88,7 @@ spec:
               effect: NoSchedule
           containers:
             - name: audit
-              image: ghcr.io/meshproof/meshproof:0.1.0
+              image: ghcr.io/meshproof/meshproof:0.1.0  # meshproof:set AUDITOR_IMAGE
               imagePullPolicy: IfNotPresent
               env:
                 - name: NODE_NAME
@@ -96,7 +96,8 @@ spec:
                     fieldRef:
                       fieldPath: spec.nodeName
                 - name: PUSHGATEWAY
-                  value: http://prometheus-pushgateway.monitoring.svc:9091
+                  # Empty = keep the report and bundle on the volume, push nothing.
+                  value: http://prometheus-pushgateway.monitoring.svc:9091  # meshproof:set PUSHGATEWAY
                 - name: MESHPROOF_SIGNING_KEY
                   value: /etc/meshproof/keys/meshproof-signing.key
                 - name: HOME
@@ -107,10 +108,14 @@ spec:
                   set -u
                   run="/reports/$(date -u +%Y%m%dT%H%M%SZ)-${NODE_NAME}"
                   mkdir -p "$run"
+                  push=""
+                  if [ -n "$PUSHGATEWAY" ]; then
+                    push="--push=$PUSHGATEWAY --push-job=meshproof-audit --push-instance=$NODE_NAME"
+                  fi
                   meshproof audit capture --interface=any --duration=300s --user=root \
                     --filter='tcp or udp port 8472 or udp port 4789 or udp port 6081' \
                     --write="$run/evidence.pcap" --json \
-                    --push="$PUSHGATEWAY" --push-job=meshproof-audit --push-instance="$NODE_NAME" \
+                    $push \
                     --k8s --policy=/etc/meshproof/policy/policy.yaml \
                     --bundle="$run/bundle.tar.gz" > "$run/report.jsonl"
                   rc=$?
@@ -224,7 +229,7 @@ spec:
           operator: Exists
       containers:
         - name: auditor
-          image: ghcr.io/meshproof/meshproof:0.1.0
+          image: ghcr.io/meshproof/meshproof:0.1.0  # meshproof:set AUDITOR_IMAGE
           imagePullPolicy: IfNotPresent
           args:
             - audit

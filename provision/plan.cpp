@@ -372,6 +372,45 @@ tl::expected<Plan, std::string> Builder::build() {
         route_needs.push_back("grafana");
     }
 
+    // --- in-cluster auditor (manifests/audit), after Prometheus so its first scrape finds the DaemonSet
+    if (spec.auditor.enabled) {
+        auto base = render_all({{"audit/namespace.yaml", {}}, {"audit/rbac.yaml", {}}});
+        if (!base) return tl::unexpected(base.error());
+        add_apply("auditor-namespace", {spec.addons.prometheus.enabled ? "prometheus" : "istiod"}, *base,
+                  "meshproof-system namespace + read-only RBAC for the auditor");
+
+        // Values are rendered bare: validation keeps quotes and backslashes out of them.
+        TemplateValues v;
+        v.scalars["AUDITOR_IMAGE"] = "\"" + spec.auditor.image + "\"";
+        v.scalars["AUDITOR_SCHEDULE"] = "\"" + spec.auditor.schedule + "\"";
+        v.scalars["PUSHGATEWAY"] = "\"" + spec.auditor.pushgateway + "\"";
+        std::vector<std::pair<std::string, TemplateValues>> docs = {{"audit/daemonset.yaml", v}};
+        if (!spec.auditor.schedule.empty()) docs.emplace_back("audit/cronjob.yaml", v);
+        auto workloads = render_all(docs);
+        if (!workloads) return tl::unexpected(workloads.error());
+        std::string text = *workloads;
+        if (!spec.auditor.schedule.empty()) {
+            // kustomization.yaml's configMapGenerator, done here: the CronJob mounts the policy as policy.yaml.
+            auto policy = manifest_template("audit/audit-policy.yaml");
+            if (!policy) return tl::unexpected(policy.error());
+            text += "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: meshproof-policy\n"
+                    "  namespace: meshproof-system\n  labels:\n    app.kubernetes.io/name: meshproof\n"
+                    "data:\n  policy.yaml: |\n";
+            std::size_t pos = 0;
+            while (pos < policy->size()) {
+                const auto nl = policy->find('\n', pos);
+                const std::string line = policy->substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+                text += (line.empty() ? "" : "    ") + line + "\n";
+                if (nl == std::string::npos) break;
+                pos = nl + 1;
+            }
+        }
+        add_apply("auditor", {"auditor-namespace"}, text,
+                  spec.auditor.schedule.empty()
+                      ? "auditor DaemonSet (" + spec.auditor.image + ")"
+                      : "auditor DaemonSet + CronJob '" + spec.auditor.schedule + "' (" + spec.auditor.image + ")");
+    }
+
     // --- exposure: optional TLS Secret, Gateway + VirtualServices
     if (!exposed.empty()) {
         std::vector<std::string> hosts;

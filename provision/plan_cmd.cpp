@@ -28,6 +28,7 @@ std::string release_namespace_of(const Step& s, const LabSpec& spec) {
     if (s.id == "metallb-pool") return "metallb-system";
     if (s.id == "ingress-tls") return spec.ingress.namespace_name;
     if (s.id == "routes" || s.id == "peer-authentication") return "istio-system";
+    if (s.id == "auditor") return "meshproof-system";
     return "default";  // cluster-scoped objects (Namespaces): release records go to default
 }
 

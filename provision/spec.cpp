@@ -118,6 +118,45 @@ bool is_chart_version(std::string_view v) {
     return true;
 }
 
+// A container image reference: registry/repository[:tag][@digest]. Rendered inside double quotes,
+// so quotes, backslashes and blanks are what must never get through.
+bool is_image_reference(std::string_view s) {
+    if (s.empty() || s.size() > 512 || s.front() == '-' || s.front() == '/' || s.back() == ':' || s.back() == '/')
+        return false;
+    return std::all_of(s.begin(), s.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("._-/:@").find(c) != std::string_view::npos;
+    });
+}
+
+// A Kubernetes CronJob schedule: five cron fields (numbers, names, * / , - ?) or an @macro.
+bool is_cron_schedule(std::string_view s) {
+    for (const auto macro : {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}) {
+        if (s == macro) return true;
+    }
+    int fields = 0;
+    std::size_t i = 0;
+    while (i < s.size()) {
+        while (i < s.size() && s[i] == ' ') ++i;
+        if (i == s.size()) break;
+        ++fields;
+        while (i < s.size() && s[i] != ' ') {
+            const char c = s[i++];
+            if (!(std::isalnum(static_cast<unsigned char>(c)) || std::string_view("*/,-?").find(c) != std::string_view::npos))
+                return false;
+        }
+    }
+    return fields == 5;
+}
+
+bool is_http_url(std::string_view s) {
+    const bool scheme = s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0;
+    const auto host_at = s.find("://") + 3;
+    if (!scheme || host_at >= s.size() || s.size() > 2048) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("._-/:@%+~?&=[]").find(c) != std::string_view::npos;
+    });
+}
+
 std::string lower(std::string_view s) {
     std::string out(s);
     for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -313,7 +352,7 @@ void read_spec(SpecReader& r, const YAML::Node& root, LabSpec& spec, std::vector
     }
     r.check_keys(root, "",
                  {"apiVersion", "kind", "name", "kubeContext", "charts", "cluster", "metallb", "istio", "ingress",
-                  "addons", "exposure", "injection", "demo", "timeouts"});
+                  "addons", "exposure", "injection", "demo", "auditor", "timeouts"});
 
     std::string api_version = "meshproof.dev/v1alpha1";
     r.str(root, "apiVersion", "", api_version);
@@ -602,6 +641,30 @@ void read_spec(SpecReader& r, const YAML::Node& root, LabSpec& spec, std::vector
         if (!is_dns_label(spec.demo.namespace_name))
             r.error(SpecReader::child(demo, "namespace"), "demo.namespace",
                     "'" + spec.demo.namespace_name + "' is not a valid namespace name");
+    }
+
+    // auditor
+    const YAML::Node auditor = SpecReader::child(root, "auditor");
+    if (r.is_map_or_absent(auditor, "auditor")) {
+        r.check_keys(auditor, "auditor", {"enabled", "image", "schedule", "pushgateway"});
+        r.boolean(auditor, "enabled", "auditor", spec.auditor.enabled);
+        r.str(auditor, "image", "auditor", spec.auditor.image);
+        if (!is_image_reference(spec.auditor.image))
+            r.error(SpecReader::child(auditor, "image"), "auditor.image",
+                    "'" + spec.auditor.image + "' is not an image reference (registry/repository:tag)");
+        r.str(auditor, "schedule", "auditor", spec.auditor.schedule);
+        if (!spec.auditor.schedule.empty() && !is_cron_schedule(spec.auditor.schedule))
+            r.error(SpecReader::child(auditor, "schedule"), "auditor.schedule",
+                    "'" + spec.auditor.schedule +
+                        "' is not a cron schedule (5 fields: minute hour day-of-month month day-of-week, or @hourly)");
+        r.str(auditor, "pushgateway", "auditor", spec.auditor.pushgateway);
+        if (!spec.auditor.pushgateway.empty() && !is_http_url(spec.auditor.pushgateway))
+            r.error(SpecReader::child(auditor, "pushgateway"), "auditor.pushgateway",
+                    "'" + spec.auditor.pushgateway + "' is not an http:// or https:// URL");
+        if (spec.auditor.enabled && !spec.auditor.schedule.empty())
+            r.warnings.push_back({"auditor.schedule",
+                                  "the scheduled audit needs the Secret meshproof-signing-key in meshproof-system "
+                                  "(docs/compliance.md) and a PersistentVolume for its reports"});
     }
 
     // timeouts

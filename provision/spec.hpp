@@ -99,6 +99,14 @@ struct LabSpec {
         bool inject = true;
     } demo;
 
+    // The in-cluster auditor (manifests/audit): DaemonSet `meshproof audit serve` + hourly CronJob.
+    struct Auditor {
+        bool enabled = false;
+        std::string image = "ghcr.io/meshproof/meshproof:0.1.0";
+        std::string schedule = "17 * * * *";  // cron; empty = DaemonSet only, no CronJob
+        std::string pushgateway;              // http(s) URL the CronJob pushes to; empty = no push
+    } auditor;
+
     int helm_timeout_seconds = 300;
 };
 

@@ -112,6 +112,17 @@ demo:
   namespace: meshproof-demo
   inject: true            # put the demo namespace in the mesh
 
+# The in-cluster auditor (manifests/audit, docs/compliance.md): a DaemonSet running
+# `meshproof audit serve` on every node (metrics on :9464, scraped by the Prometheus
+# addon) and a CronJob that audits one node on a schedule. Installed after Prometheus.
+auditor:
+  enabled: false
+  image: ghcr.io/meshproof/meshproof:0.1.0   # build it: manifests/audit/Dockerfile
+  # Cron schedule of the audit Job; "" = DaemonSet only. The Job needs the Secret
+  # meshproof-signing-key (meshproof keygen) and a PersistentVolume for its reports.
+  schedule: "17 * * * *"
+  pushgateway: ""         # http(s) URL the Job pushes its metrics to; "" = no push
+
 # Per-release helm --timeout, in seconds.
 timeouts:
   helm: 300

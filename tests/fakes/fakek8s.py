@@ -57,6 +57,10 @@ KINDS = {
     "Gateway": ("gateways", "networking.istio.io", True),
     "VirtualService": ("virtualservices", "networking.istio.io", True),
     "PeerAuthentication": ("peerauthentications", "security.istio.io", True),
+    "ClusterRole": ("clusterroles", "rbac.authorization.k8s.io", False),
+    "ClusterRoleBinding": ("clusterrolebindings", "rbac.authorization.k8s.io", False),
+    "CronJob": ("cronjobs", "batch", True),
+    "PersistentVolumeClaim": ("persistentvolumeclaims", "", True),
 }
 RESOURCE_TO_KIND = {}
 for _k, (_plural, _group, _ns) in KINDS.items():

@@ -772,3 +772,59 @@ TEST_CASE("usage errors") {
     CHECK(r.out.find("meshproof up [-f lab.yaml] [--yes]") != std::string::npos);
     CHECK(fc.calls().empty());
 }
+
+TEST_CASE("auditor: up applies it after Prometheus, down removes it first") {
+    FakeCluster fc;
+    const std::string lab = fc.root + "/lab.yaml";
+    std::ofstream(lab) << "auditor:\n  enabled: true\n  image: registry.lan/meshproof:test\n  schedule: \"5 * * * *\"\n";
+    const Result r = fc.run({"up", "--yes", "-f", lab});
+    INFO(r.out << r.err);
+    REQUIRE(r.code == 0);
+    CHECK(r.out.find("done: 23 of 23 steps run") != std::string::npos);
+
+    std::vector<std::string> order;
+    for (const auto& c : fc.calls()) {
+        if (c.mutating() && (order.empty() || order.back() != c.step)) order.push_back(c.step);
+    }
+    const auto at = [&](const std::string& id) {
+        return static_cast<std::size_t>(std::find(order.begin(), order.end(), id) - order.begin());
+    };
+    REQUIRE(at("auditor") < order.size());
+    CHECK(at("prometheus") < at("auditor-namespace"));
+    CHECK(at("auditor-namespace") < at("auditor"));
+
+    YAML::Node st = fc.fake_state();
+    CHECK(st["namespaces"]["meshproof-system"]["istio-injection"].Scalar() == "disabled");
+    const YAML::Node ds = st["objects"]["DaemonSet/meshproof-system/meshproof-auditor"];
+    REQUIRE(ds);
+    CHECK(ds["spec"]["template"]["spec"]["containers"][0]["image"].Scalar() == "registry.lan/meshproof:test");
+    CHECK(st["objects"]["CronJob/meshproof-system/meshproof-audit"]["spec"]["schedule"].Scalar() == "5 * * * *");
+    CHECK(st["objects"]["ConfigMap/meshproof-system/meshproof-policy"]);
+    CHECK(st["objects"]["ClusterRole//meshproof-audit-reader"]);
+
+    // A second up checks the auditor's objects and changes nothing.
+    fc.clear_calls();
+    const Result again = fc.run({"up", "--yes", "-f", lab});
+    INFO(again.out << again.err);
+    CHECK(again.code == 0);
+    CHECK(mutating_steps(fc.calls()).empty());
+
+    fc.clear_calls();
+    const Result d = fc.run({"down", "--yes", "-f", lab});
+    INFO(d.out << d.err);
+    REQUIRE(d.code == 0);
+    const auto steps = mutating_steps(fc.calls());
+    REQUIRE(steps.size() >= 3);
+    CHECK(steps[0] == "peer-authentication");
+    CHECK(steps[1] == "routes");
+    const auto pos = [&](const std::string& id) {
+        return static_cast<std::size_t>(std::find(steps.begin(), steps.end(), id) - steps.begin());
+    };
+    REQUIRE(pos("auditor-namespace") < steps.size());
+    CHECK(pos("auditor") < pos("auditor-namespace"));
+    CHECK(pos("auditor-namespace") < pos("prometheus"));
+    st = fc.fake_state();
+    CHECK_FALSE(st["objects"]["DaemonSet/meshproof-system/meshproof-auditor"]);
+    CHECK_FALSE(st["objects"]["ClusterRole//meshproof-audit-reader"]);
+    CHECK_FALSE(st["namespaces"]["meshproof-system"]);
+}
