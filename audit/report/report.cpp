@@ -14,7 +14,9 @@ std::string secret_text(const SecretFinding& s, bool show_secrets) {
 }
 
 std::string format_ts(double ts) {
-    if (!(ts > 0)) return "";
+    // Damaged captures carry any timestamp: beyond year 9999 (or not a number) there is no ISO form,
+    // and converting such a double to time_t would be undefined behaviour.
+    if (!(ts > 0) || ts >= 253402300800.0) return "";
     const auto secs = static_cast<std::time_t>(std::floor(ts));
     const auto micros = static_cast<long>(std::lround((ts - static_cast<double>(secs)) * 1e6));
     std::tm tm{};
