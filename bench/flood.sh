@@ -51,7 +51,7 @@ want=("$@")
 
 capture() {  # scenario size -> path (generated once)
   local f=$FLOOD_DIR/$1-$2.pcap
-  if [[ ! -s $f ]]; then
+  if [[ ! -s $f || $gen -nt $f ]]; then  # regenerated when the generator changed
     "$gen" "$1" "$f.tmp" "$2" 2>/dev/null
     mv "$f.tmp" "$f"
   fi
@@ -96,7 +96,7 @@ for run in "${RUNS[@]}"; do
   [[ $name == baseline ]] && baseline_kb=$kb
   per=$(( (kb - baseline_kb) * 1024 / tracked ))
   printf "%-13s %9s %9s %9s %9s %8.2f %10.1f %13s  %s\n" "$name" "$packets" "$max" "$flows" "$evicted" "$secs" \
-    "$(echo "$kb / 1024" | bc -l)" "$per" "$witnesses"
+    "$(awk -v kb="$kb" 'BEGIN { print kb / 1024 }')" "$per" "$witnesses"
 done
 if [[ -n ${rss_kb[tls]:-} && -n ${rss_kb[tls-evicting]:-} ]]; then
   # tls-evicting: the table never holds more than 1000 flows; its RSS over the baseline is the

@@ -16,6 +16,8 @@
 #include "demo/netns_lab.hpp"
 #include "play/assert_expr.hpp"
 #include "play/playbook.hpp"
+
+#include "common/bounded_read.hpp"
 #include "provision/spec.hpp"
 
 namespace meshproof::play {
@@ -704,10 +706,13 @@ std::optional<ApplyStep> Loader::load_apply(const YAML::Node& n) {
                 ok = false;
                 continue;
             }
-            std::ifstream in(resolved, std::ios::binary);
-            std::ostringstream ss;
-            ss << in.rdbuf();
-            check_manifest(ss.str(), resolved, f, false, a.objects);
+            std::string text;
+            if (read_file_bounded(resolved, 16u << 20, text) != BoundedRead::Ok) {
+                error(f, "apply: " + resolved + " is larger than 16 MiB or unreadable; not a manifest");
+                ok = false;
+                continue;
+            }
+            check_manifest(text, resolved, f, false, a.objects);
             a.files.push_back(resolved);
         }
         if (a.files.empty()) ok = false;
@@ -1427,14 +1432,15 @@ tl::expected<Playbook, PlayErrors> parse_playbook(std::string_view yaml_text, co
 }
 
 tl::expected<Playbook, PlayErrors> load_playbook(const std::string& file, const VarOverrides& vars) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return tl::unexpected(PlayErrors{{file, {}, "", "cannot read the playbook"}});
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (ss.str().size() > (4u << 20)) return tl::unexpected(PlayErrors{{file, {}, "", "larger than 4 MiB; not a playbook"}});
+    std::string text;
+    switch (read_file_bounded(file, 4u << 20, text)) {
+        case BoundedRead::CannotOpen: return tl::unexpected(PlayErrors{{file, {}, "", "cannot read the playbook"}});
+        case BoundedRead::TooLarge: return tl::unexpected(PlayErrors{{file, {}, "", "larger than 4 MiB; not a playbook"}});
+        case BoundedRead::Ok: break;
+    }
     std::string dir = fs::path(file).parent_path().string();
     if (dir.empty()) dir = ".";
-    return parse_playbook(ss.str(), file, dir, vars);
+    return parse_playbook(text, file, dir, vars);
 }
 
 }  // namespace meshproof::play

@@ -1,3 +1,4 @@
+#include "common/bounded_read.hpp"
 #include "provision/spec.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -707,13 +708,15 @@ tl::expected<ParsedSpec, std::vector<SpecError>> parse_spec(std::string_view yam
 
 tl::expected<ParsedSpec, std::vector<SpecError>> load_spec(const std::string& path) {
     if (path.empty()) return parse_spec(default_spec_yaml(), "<built-in>");
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return tl::unexpected(std::vector<SpecError>{{path, 0, 0, "", "cannot read the file"}});
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (ss.str().size() > (1u << 20))
-        return tl::unexpected(std::vector<SpecError>{{path, 0, 0, "", "larger than 1 MiB; not a lab spec"}});
-    return parse_spec(ss.str(), path);
+    std::string text;
+    switch (read_file_bounded(path, 1u << 20, text)) {
+        case BoundedRead::CannotOpen:
+            return tl::unexpected(std::vector<SpecError>{{path, 0, 0, "", "cannot read the file"}});
+        case BoundedRead::TooLarge:
+            return tl::unexpected(std::vector<SpecError>{{path, 0, 0, "", "larger than 1 MiB; not a lab spec"}});
+        case BoundedRead::Ok: break;
+    }
+    return parse_spec(text, path);
 }
 
 std::vector<SpecError> check_pool_against_cluster(const LabSpec& spec, const std::vector<std::string>& pod_cidrs,

@@ -23,13 +23,6 @@ done
 
 cmake_args=(-S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMESHPROOF_TESTS=OFF -DMESHPROOF_FUZZ=ON
             -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14)
-if ! grep -q "tests/fuzz" "$root/CMakeLists.txt"; then
-  # The top-level CMakeLists does not add tests/fuzz yet: include it once the project is configured.
-  mkdir -p "$build"
-  echo 'cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR} CALL include ${CMAKE_SOURCE_DIR}/tests/fuzz/CMakeLists.txt)' \
-    > "$build/include_fuzz.cmake"
-  cmake_args+=(-DCMAKE_PROJECT_meshproof_INCLUDE="$build/include_fuzz.cmake")
-fi
 cmake "${cmake_args[@]}" >/dev/null
 cmake --build "$build" --target fuzz_all -j "${JOBS:-2}"
 

@@ -11,7 +11,7 @@ BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config
   libpcap-dev libssl-dev libboost-dev libboost-filesystem-dev libyaml-cpp-dev prometheus-cpp-dev
   doctest-dev libexpected-dev zlib1g-dev)
 TEST_PACKAGES=(openssl iproute2 tcpdump tshark curl nginx-light stunnel4 gnutls-bin redis-server
-  python3 ethtool prometheus prometheus-pushgateway chromium tcpreplay libndpi-bin python3-yaml)
+  python3 ethtool prometheus prometheus-pushgateway chromium tcpreplay libndpi-bin python3-yaml time)
 
 missing=()
 for p in "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"; do

@@ -202,7 +202,8 @@ VerifyReport verify_bundle(const std::filesystem::path& bundle, const SigningKey
             problems.push_back(m.name + ": SHA-256 " + short_hash(it->second.sha256) + " differs from the manifest's " +
                                short_hash(m.sha256) + " (modified)");
     }
-    for (const auto& [name, _] : seen) {
+    for (const auto& entry : seen) {  // no structured binding: clang-14 rejects capturing one in a lambda
+        const auto& name = entry.first;
         const bool listed = std::any_of(manifest->members.begin(), manifest->members.end(),
                                         [&](const ManifestEntry& m) { return m.name == name; });
         if (!listed) problems.push_back(name + ": not listed in " + std::string(kManifestName) + " (added after signing)");

@@ -119,7 +119,8 @@ FlowDiff diff_audits(const std::vector<FlowRecord>& before, const std::vector<Fl
         add_totals(d.after, after[i]);
     }
     d.groups.reserve(groups.size());
-    for (auto& [key, g] : groups) {
+    for (auto& entry : groups) {  // no structured binding: clang-14 rejects capturing one in a lambda
+        FlowGroupDiff& g = entry.second;
         g.change = decide(g.before, g.after);
         ++d.changes[static_cast<std::size_t>(g.change)];
         for (const auto& s : g.before.secrets) {

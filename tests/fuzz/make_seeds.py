@@ -27,7 +27,7 @@ CORPUS = os.path.join(HERE, "corpus")
 BUDGET = {
     "decode_frame": 150_000, "tls_parser": 350_000, "certificate": 120_000, "plaintext": 150_000,
     "hpack": 40_000, "tcp_stream": 10_000, "engine_pcap": 400_000, "engine_packets": 300_000,
-    "pcapng_reader": 150_000, "lab_spec": 40_000,
+    "pcapng_reader": 150_000, "lab_spec": 40_000, "playbook": 60_000,
 }
 # The link-type order of kFuzzLinkTypes in targets/decode_frame.hpp.
 LINK_SELECTOR = {1: 0, 0: 1, 101: 2, 108: 3, 113: 4, 228: 5, 229: 6, 276: 7, 12: 8, 14: 9}
@@ -258,7 +258,11 @@ def seed_certificates(files):
                         continue
                     if len(der) <= 4000:
                         c.add(der)
-    # A few key types and SAN shapes the captures may lack, made with openssl.
+    # A few key types and SAN shapes the captures may lack, made with openssl (fresh keys each time:
+    # only when the corpus has none yet, so re-running does not pile them up).
+    marker = b"spiffe://cluster.local/ns/default/sa/fuzz"
+    if any(marker in open(os.path.join(c.dir, f), "rb").read() for f in os.listdir(c.dir)):
+        return c
     with tempfile.TemporaryDirectory() as tmp:
         for algo in (["-newkey", "ed25519"], ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"],
                      ["-newkey", "rsa:1024"]):
@@ -328,6 +332,23 @@ def seed_hpack_rfc():
     return c
 
 
+def seed_playbook():
+    """The repository's playbooks (mode byte 0: a playbook), assert expressions (240: over an audit,
+    248: over a diff) and durations, in the input format of targets/playbook.hpp."""
+    c = Corpus("playbook")
+    pdir = os.path.join(REPO, "playbooks")
+    if os.path.isdir(pdir):
+        for name in sorted(os.listdir(pdir)):
+            if name.endswith((".yaml", ".yml")):
+                c.add(b"\0" + open(os.path.join(pdir, name), "rb").read())
+    for text in (b"plaintext-served == 0", b"istio-mtls >= 2", b"secrets == 0", b"policy violations == 0",
+                 b"flows > 10", b"500ms", b"2m", b"1h", b"out=/tmp/x"):
+        c.add(bytes([240]) + text)
+    for text in (b"still-plaintext == 0", b"secured >= 1", b"vanished == 0"):
+        c.add(bytes([248]) + text)
+    return c
+
+
 def seed_tcp_stream():
     c = Corpus("tcp_stream")
     def seg(off, length, cut=0):
@@ -350,7 +371,7 @@ def main():
     if not files:
         sys.exit("no captures found")
     made = [seed_decode_frame(files), *seed_from_streams(files), seed_certificates(files), seed_engine_pcap(files),
-            seed_pcapng(files), seed_lab_spec(), seed_tcp_stream(), seed_hpack_rfc()]
+            seed_pcapng(files), seed_lab_spec(), seed_tcp_stream(), seed_hpack_rfc(), seed_playbook()]
     for c in made:
         print(f"{c.target:16} {len(c.seen):4} seeds {c.used:8} bytes")
 

@@ -20,6 +20,7 @@
 #include "tests/fuzz/targets/lab_spec.hpp"
 #include "tests/fuzz/targets/pcapng_reader.hpp"
 #include "tests/fuzz/targets/plaintext.hpp"
+#include "tests/fuzz/targets/playbook.hpp"
 #include "tests/fuzz/targets/tcp_stream.hpp"
 #include "tests/fuzz/targets/tls_parser.hpp"
 
@@ -58,6 +59,7 @@ const Target kTargets[] = {
     {"hpack", fuzz::hpack_one},                   {"tcp_stream", fuzz::tcp_stream_one},
     {"engine_pcap", fuzz::engine_pcap_one},       {"engine_packets", fuzz::engine_packets_one},
     {"pcapng_reader", fuzz::pcapng_reader_one},   {"lab_spec", fuzz::lab_spec_one},
+    {"playbook", fuzz::playbook_one},
 };
 
 std::size_t replay(const char* kind, const Target& t) {
