@@ -2,6 +2,8 @@
 // and SASL exchanges) become secrets; STARTTLS/STLS/AUTH TLS become a tls_upgrade with the offsets
 // where TLS starts in each direction.
 #include <algorithm>
+#include <cstdint>
+#include <span>
 #include <vector>
 
 #include "audit/classify/plaintext_detail.hpp"
@@ -127,6 +129,69 @@ void note_starttls(PlaintextFacts& facts, std::string_view upgrade, std::size_t 
     add_evidence(facts, "client " + std::string(what) + ": TLS follows");
 }
 
+bool in_list(std::string_view cmd, std::span<const std::string_view> known) {
+    return std::find(known.begin(), known.end(), cmd) != known.end();
+}
+
+// What the client side of a line protocol amounted to.
+struct CommandScan {
+    std::size_t commands = 0;
+    ParseOutcome outcome = ParseOutcome::Ok;
+};
+enum class After : std::uint8_t { Next, Stop };
+
+// The client-command loop SMTP, FTP and POP3 share: one line per command, SASL continuation lines
+// handed to `sasl` (nullptr: the protocol has none), anything unprintable or unknown ends the scan
+// (NotThisProtocol before the first command, Malformed after). `skip(line)` swallows lines that are
+// not commands (SMTP message content); `on_command(line, upper-cased verb, rest, offset after the
+// line)` interprets a known command and says whether to go on.
+template <class Skip, class IsKnown, class OnCommand>
+CommandScan scan_commands(std::string_view c, Sasl* sasl, std::string_view sasl_kind, std::string_view sasl_label,
+                          PlaintextFacts& facts, Skip skip, IsKnown is_known, OnCommand on_command) {
+    CommandScan scan;
+    std::size_t pos = 0;
+    const auto unexpected = [&scan] { return scan.commands == 0 ? ParseOutcome::NotThisProtocol : ParseOutcome::Malformed; };
+    while (pos < c.size() && scan.commands < kMaxMessages) {
+        const std::optional<Line> line = read_line(c, pos);
+        if (!line) {
+            scan.outcome = ParseOutcome::NeedMore;
+            break;
+        }
+        pos = line->next;
+        if (skip(line->text)) continue;
+        if (!is_printable_text(line->text)) {
+            scan.outcome = unexpected();
+            break;
+        }
+        if (sasl != nullptr && sasl->lines_left > 0) {
+            if (line->text == "*") sasl->lines_left = 0;  // client cancelled the exchange
+            else sasl_line(*sasl, line->text, sasl_kind, sasl_label, facts);
+            continue;
+        }
+        std::string_view rest;
+        const std::string cmd = upper(split_word(line->text, rest));
+        if (!is_known(std::string_view(cmd))) {
+            scan.outcome = unexpected();
+            break;
+        }
+        ++scan.commands;
+        if (on_command(line->text, cmd, rest, pos) == After::Stop) break;
+    }
+    return scan;
+}
+
+// The facts every banner protocol ends with; false when neither side looked like `protocol`.
+bool conclude(PlaintextFacts& facts, std::string_view protocol, bool has_banner, std::size_t commands,
+              std::string_view banner_line, std::string_view first_command) {
+    if (!has_banner && commands == 0) return false;
+    facts.protocol = std::string(protocol);
+    facts.server_readable = has_banner;
+    facts.client_readable = commands > 0;
+    facts.server_banner_only = has_banner && commands == 0;
+    set_first_line(facts, has_banner ? banner_line : first_command);
+    return true;
+}
+
 }  // namespace
 
 // ---- SMTP ----
@@ -147,68 +212,44 @@ Sniff sniff_smtp(const Flow& f) {
 }
 
 bool analyze_smtp(const Flow& f, PlaintextFacts& facts) {
+    static constexpr std::string_view kCommands[] = {"EHLO", "HELO", "LHLO", "MAIL", "RCPT", "DATA", "AUTH", "STARTTLS",
+                                                     "QUIT", "RSET", "NOOP", "VRFY", "EXPN", "HELP", "BDAT"};
     const NumericReplies replies = scan_numeric_replies(f.s2c, "smtp", facts, "235", "535");
     const std::string_view c = as_text(f.c2s);
-    std::size_t pos = 0, commands = 0;
     bool in_data = false;
     Sasl sasl;
-    ParseOutcome o = ParseOutcome::Ok;
     std::string first_command;
-    while (pos < c.size() && commands < kMaxMessages) {
-        const std::optional<Line> line = read_line(c, pos);
-        if (!line) {
-            o = ParseOutcome::NeedMore;
-            break;
-        }
-        pos = line->next;
-        if (in_data) {
-            if (line->text == ".") in_data = false;
-            continue;  // message content, not commands
-        }
-        if (!is_printable_text(line->text)) {
-            o = commands == 0 ? ParseOutcome::NotThisProtocol : ParseOutcome::Malformed;
-            break;
-        }
-        if (sasl.lines_left > 0) {
-            if (line->text == "*") sasl.lines_left = 0;  // client cancelled the exchange
-            else sasl_line(sasl, line->text, "smtp-auth", "SMTP AUTH", facts);
-            continue;
-        }
-        std::string_view rest;
-        const std::string cmd = upper(split_word(line->text, rest));
-        const bool known = cmd == "EHLO" || cmd == "HELO" || cmd == "LHLO" || cmd == "MAIL" || cmd == "RCPT" ||
-                           cmd == "DATA" || cmd == "AUTH" || cmd == "STARTTLS" || cmd == "QUIT" || cmd == "RSET" ||
-                           cmd == "NOOP" || cmd == "VRFY" || cmd == "EXPN" || cmd == "HELP" || cmd == "BDAT";
-        if (!known) {
-            o = commands == 0 ? ParseOutcome::NotThisProtocol : ParseOutcome::Malformed;
-            break;
-        }
-        ++commands;
-        if (commands == 1) {
-            first_command = cmd == "AUTH" ? "AUTH " + std::string(split_word(rest, rest)) : std::string(line->text);
-            add_evidence(facts, "client " + printable_excerpt(first_command, kEvidenceText));
-        }
-        if (cmd == "AUTH") {
-            std::string_view initial;
-            const std::string_view mech = split_word(rest, initial);
-            sasl_start(sasl, mech, initial, "smtp-auth", "SMTP AUTH", facts);
-        } else if (cmd == "STARTTLS") {
-            note_starttls(facts, "smtp-starttls", pos, f.s2c, "STARTTLS");
-            break;  // what follows is TLS
-        } else if (cmd == "DATA") {
-            in_data = true;
-        } else if (cmd == "BDAT") {
-            break;  // binary chunks follow
-        }
-    }
-    if (!c.empty()) record(facts, "smtp", Direction::ClientToServer, o);
-    if (!replies.banner && commands == 0) return false;
-    facts.protocol = "smtp";
-    facts.server_readable = replies.banner;
-    facts.client_readable = commands > 0;
-    facts.server_banner_only = replies.banner && commands == 0;
-    set_first_line(facts, replies.banner ? std::string_view(replies.banner_line) : std::string_view(first_command));
-    return true;
+    const auto skip_message = [&in_data](std::string_view line) {
+        if (!in_data) return false;
+        if (line == ".") in_data = false;
+        return true;  // message content, not commands
+    };
+    std::size_t seen = 0;
+    const CommandScan scan = scan_commands(
+        c, &sasl, "smtp-auth", "SMTP AUTH", facts, skip_message,
+        [](std::string_view cmd) { return in_list(cmd, kCommands); },
+        [&](std::string_view line, const std::string& cmd, std::string_view rest, std::size_t next) {
+            if (++seen == 1) {
+                std::string_view mech_rest = rest;
+                first_command = cmd == "AUTH" ? "AUTH " + std::string(split_word(mech_rest, mech_rest)) : std::string(line);
+                add_evidence(facts, "client " + printable_excerpt(first_command, kEvidenceText));
+            }
+            if (cmd == "AUTH") {
+                std::string_view initial;
+                const std::string_view mech = split_word(rest, initial);
+                sasl_start(sasl, mech, initial, "smtp-auth", "SMTP AUTH", facts);
+            } else if (cmd == "STARTTLS") {
+                note_starttls(facts, "smtp-starttls", next, f.s2c, "STARTTLS");
+                return After::Stop;  // what follows is TLS
+            } else if (cmd == "DATA") {
+                in_data = true;
+            } else if (cmd == "BDAT") {
+                return After::Stop;  // binary chunks follow
+            }
+            return After::Next;
+        });
+    if (!c.empty()) record(facts, "smtp", Direction::ClientToServer, scan.outcome);
+    return conclude(facts, "smtp", replies.banner, scan.commands, replies.banner_line, first_command);
 }
 
 // ---- FTP ----
@@ -230,54 +271,37 @@ Sniff sniff_ftp(const Flow& f) {
 bool analyze_ftp(const Flow& f, PlaintextFacts& facts) {
     const NumericReplies replies = scan_numeric_replies(f.s2c, "ftp", facts, "230", "530");
     const std::string_view c = as_text(f.c2s);
-    std::size_t pos = 0, commands = 0;
-    ParseOutcome o = ParseOutcome::Ok;
     bool anonymous = false;
     std::string first_command;
-    while (pos < c.size() && commands < kMaxMessages) {
-        const std::optional<Line> line = read_line(c, pos);
-        if (!line) {
-            o = ParseOutcome::NeedMore;
-            break;
-        }
-        pos = line->next;
-        if (!is_printable_text(line->text)) {
-            o = commands == 0 ? ParseOutcome::NotThisProtocol : ParseOutcome::Malformed;
-            break;
-        }
-        std::string_view rest;
-        const std::string cmd = upper(split_word(line->text, rest));
-        // FTP verbs are 3-4 letters; anything else is not FTP.
-        if (cmd.size() < 3 || cmd.size() > 4 || !std::all_of(cmd.begin(), cmd.end(), [](char ch) { return ch >= 'A' && ch <= 'Z'; })) {
-            o = commands == 0 ? ParseOutcome::NotThisProtocol : ParseOutcome::Malformed;
-            break;
-        }
-        ++commands;
-        if (commands == 1) {
-            first_command = (cmd == "PASS" || cmd == "ACCT") ? cmd + " " + std::string(kRedacted) : std::string(line->text);
-            add_evidence(facts, "client " + printable_excerpt(first_command, kEvidenceText));
-        }
-        if (cmd == "USER") {
-            anonymous = iequals(rest, "anonymous") || iequals(rest, "ftp");
-            add_evidence(facts, "FTP USER " + printable_excerpt(rest, 40));
-        } else if (cmd == "PASS") {
-            add_secret(facts.secrets, "ftp-password", anonymous ? "FTP PASS (anonymous login)" : "FTP PASS",
-                       Direction::ClientToServer, rest);
-        } else if (cmd == "ACCT") {
-            add_secret(facts.secrets, "ftp-password", "FTP ACCT", Direction::ClientToServer, rest);
-        } else if (cmd == "AUTH" && (istarts_with(rest, "TLS") || istarts_with(rest, "SSL"))) {
-            note_starttls(facts, "ftp-auth-tls", pos, f.s2c, "AUTH " + upper(rest));
-            break;
-        }
-    }
-    if (!c.empty()) record(facts, "ftp", Direction::ClientToServer, o);
-    if (!replies.banner && commands == 0) return false;
-    facts.protocol = "ftp";
-    facts.server_readable = replies.banner;
-    facts.client_readable = commands > 0;
-    facts.server_banner_only = replies.banner && commands == 0;
-    set_first_line(facts, replies.banner ? std::string_view(replies.banner_line) : std::string_view(first_command));
-    return true;
+    // FTP verbs are 3-4 letters; anything else is not FTP.
+    const auto is_verb = [](std::string_view cmd) {
+        return cmd.size() >= 3 && cmd.size() <= 4 &&
+               std::all_of(cmd.begin(), cmd.end(), [](char ch) { return ch >= 'A' && ch <= 'Z'; });
+    };
+    std::size_t seen = 0;
+    const CommandScan scan = scan_commands(
+        c, nullptr, {}, {}, facts, [](std::string_view) { return false; }, is_verb,
+        [&](std::string_view line, const std::string& cmd, std::string_view rest, std::size_t next) {
+            if (++seen == 1) {
+                first_command = (cmd == "PASS" || cmd == "ACCT") ? cmd + " " + std::string(kRedacted) : std::string(line);
+                add_evidence(facts, "client " + printable_excerpt(first_command, kEvidenceText));
+            }
+            if (cmd == "USER") {
+                anonymous = iequals(rest, "anonymous") || iequals(rest, "ftp");
+                add_evidence(facts, "FTP USER " + printable_excerpt(rest, 40));
+            } else if (cmd == "PASS") {
+                add_secret(facts.secrets, "ftp-password", anonymous ? "FTP PASS (anonymous login)" : "FTP PASS",
+                           Direction::ClientToServer, rest);
+            } else if (cmd == "ACCT") {
+                add_secret(facts.secrets, "ftp-password", "FTP ACCT", Direction::ClientToServer, rest);
+            } else if (cmd == "AUTH" && (istarts_with(rest, "TLS") || istarts_with(rest, "SSL"))) {
+                note_starttls(facts, "ftp-auth-tls", next, f.s2c, "AUTH " + upper(rest));
+                return After::Stop;
+            }
+            return After::Next;
+        });
+    if (!c.empty()) record(facts, "ftp", Direction::ClientToServer, scan.outcome);
+    return conclude(facts, "ftp", replies.banner, scan.commands, replies.banner_line, first_command);
 }
 
 // ---- POP3 ----
@@ -303,6 +327,8 @@ Sniff sniff_pop3(const Flow& f) {
 }
 
 bool analyze_pop3(const Flow& f, PlaintextFacts& facts) {
+    static constexpr std::string_view kCommands[] = {"USER", "PASS", "APOP", "AUTH", "STLS", "CAPA", "STAT", "LIST",
+                                                     "RETR", "DELE", "NOOP", "RSET", "QUIT", "TOP",  "UIDL"};
     const std::string_view sv = as_text(f.s2c);
     const std::string_view banner = first_line_of(f.s2c);
     const bool has_banner = is_pop3_banner(banner);
@@ -313,68 +339,42 @@ bool analyze_pop3(const Flow& f, PlaintextFacts& facts) {
     if (sv.find("\n-ERR") != std::string_view::npos) add_evidence(facts, "server replied -ERR to a command");
 
     const std::string_view c = as_text(f.c2s);
-    std::size_t pos = 0, commands = 0;
     Sasl sasl;
-    ParseOutcome o = ParseOutcome::Ok;
     std::string first_command;
-    while (pos < c.size() && commands < kMaxMessages) {
-        const std::optional<Line> line = read_line(c, pos);
-        if (!line) {
-            o = ParseOutcome::NeedMore;
-            break;
-        }
-        pos = line->next;
-        if (!is_printable_text(line->text)) {
-            o = commands == 0 ? ParseOutcome::NotThisProtocol : ParseOutcome::Malformed;
-            break;
-        }
-        if (sasl.lines_left > 0) {
-            if (line->text == "*") sasl.lines_left = 0;
-            else sasl_line(sasl, line->text, "pop3-auth", "POP3 AUTH", facts);
-            continue;
-        }
-        std::string_view rest;
-        const std::string cmd = upper(split_word(line->text, rest));
-        const bool known = cmd == "USER" || cmd == "PASS" || cmd == "APOP" || cmd == "AUTH" || cmd == "STLS" ||
-                           cmd == "CAPA" || cmd == "STAT" || cmd == "LIST" || cmd == "RETR" || cmd == "DELE" ||
-                           cmd == "NOOP" || cmd == "RSET" || cmd == "QUIT" || cmd == "TOP" || cmd == "UIDL";
-        if (!known) {
-            o = commands == 0 ? ParseOutcome::NotThisProtocol : ParseOutcome::Malformed;
-            break;
-        }
-        ++commands;
-        if (commands == 1) {
-            first_command = cmd == "PASS" ? "PASS " + std::string(kRedacted)
-                            : cmd == "APOP" ? "APOP " + std::string(split_word(rest, rest)) + " " + std::string(kRedacted)
-                                            : std::string(line->text);
-            add_evidence(facts, "client " + printable_excerpt(first_command, kEvidenceText));
-        }
-        if (cmd == "USER") {
-            add_evidence(facts, "POP3 USER " + printable_excerpt(rest, 40));
-        } else if (cmd == "PASS") {
-            add_secret(facts.secrets, "pop3-password", "POP3 PASS", Direction::ClientToServer, rest);
-        } else if (cmd == "APOP") {
-            std::string_view digest;
-            const std::string_view user = split_word(rest, digest);
-            add_evidence(facts, "POP3 APOP user " + printable_excerpt(user, 40));
-            add_secret(facts.secrets, "pop3-apop", "POP3 APOP digest", Direction::ClientToServer, digest);
-        } else if (cmd == "AUTH" && !rest.empty()) {
-            std::string_view initial;
-            const std::string_view mech = split_word(rest, initial);
-            sasl_start(sasl, mech, initial, "pop3-auth", "POP3 AUTH", facts);
-        } else if (cmd == "STLS") {
-            note_starttls(facts, "pop3-stls", pos, f.s2c, "STLS");
-            break;
-        }
-    }
-    if (!c.empty()) record(facts, "pop3", Direction::ClientToServer, o);
-    if (!has_banner && commands == 0) return false;
-    facts.protocol = "pop3";
-    facts.server_readable = has_banner;
-    facts.client_readable = commands > 0;
-    facts.server_banner_only = has_banner && commands == 0;
-    set_first_line(facts, has_banner ? banner : std::string_view(first_command));
-    return true;
+    std::size_t seen = 0;
+    const CommandScan scan = scan_commands(
+        c, &sasl, "pop3-auth", "POP3 AUTH", facts, [](std::string_view) { return false; },
+        [](std::string_view cmd) { return in_list(cmd, kCommands); },
+        [&](std::string_view line, const std::string& cmd, std::string_view rest, std::size_t next) {
+            if (++seen == 1) {
+                std::string_view user_rest = rest;
+                first_command = cmd == "PASS" ? "PASS " + std::string(kRedacted)
+                                : cmd == "APOP"
+                                    ? "APOP " + std::string(split_word(user_rest, user_rest)) + " " + std::string(kRedacted)
+                                    : std::string(line);
+                add_evidence(facts, "client " + printable_excerpt(first_command, kEvidenceText));
+            }
+            if (cmd == "USER") {
+                add_evidence(facts, "POP3 USER " + printable_excerpt(rest, 40));
+            } else if (cmd == "PASS") {
+                add_secret(facts.secrets, "pop3-password", "POP3 PASS", Direction::ClientToServer, rest);
+            } else if (cmd == "APOP") {
+                std::string_view digest;
+                const std::string_view user = split_word(rest, digest);
+                add_evidence(facts, "POP3 APOP user " + printable_excerpt(user, 40));
+                add_secret(facts.secrets, "pop3-apop", "POP3 APOP digest", Direction::ClientToServer, digest);
+            } else if (cmd == "AUTH" && !rest.empty()) {
+                std::string_view initial;
+                const std::string_view mech = split_word(rest, initial);
+                sasl_start(sasl, mech, initial, "pop3-auth", "POP3 AUTH", facts);
+            } else if (cmd == "STLS") {
+                note_starttls(facts, "pop3-stls", next, f.s2c, "STLS");
+                return After::Stop;
+            }
+            return After::Next;
+        });
+    if (!c.empty()) record(facts, "pop3", Direction::ClientToServer, scan.outcome);
+    return conclude(facts, "pop3", has_banner, scan.commands, banner, first_command);
 }
 
 // ---- IMAP ----
@@ -534,13 +534,7 @@ bool analyze_imap(const Flow& f, PlaintextFacts& facts) {
         }
     }
     if (!c.empty()) record(facts, "imap", Direction::ClientToServer, o);
-    if (!has_banner && commands == 0) return false;
-    facts.protocol = "imap";
-    facts.server_readable = has_banner;
-    facts.client_readable = commands > 0;
-    facts.server_banner_only = has_banner && commands == 0;
-    set_first_line(facts, has_banner ? banner : std::string_view(first_command));
-    return true;
+    return conclude(facts, "imap", has_banner, commands, banner, first_command);
 }
 
 }  // namespace meshproof::audit::plaintext_detail

@@ -219,6 +219,16 @@ TEST_CASE("plaintext smtp") {
         CHECK(has_evidence(f, "credentials for user bob"));
         check_no_secret_leak(f);
     }
+    SUBCASE("AUTH as the very first command keeps its mechanism and initial response") {
+        // A client that skips EHLO (seen from scripts): the first-command evidence must not eat the mechanism.
+        const auto f = classify(str("AUTH PLAIN AGJvYgBodW50ZXIy\r\nQUIT\r\n"), str("220 mail.local ESMTP\r\n"), 25);
+        const Secret* s = find_secret(f, "smtp-auth");
+        REQUIRE(s);
+        CHECK(s->value == "AGJvYgBodW50ZXIy");
+        CHECK(s->location == "SMTP AUTH PLAIN");
+        CHECK(has_evidence(f, "client AUTH PLAIN"));
+        check_no_secret_leak(f);
+    }
     SUBCASE("AUTH LOGIN over three lines") {
         const auto f = classify(str("EHLO c\r\nAUTH LOGIN\r\nYWxpY2U=\r\nczNjcjN0LXB3\r\nQUIT\r\n"), str("220 smtp ready\r\n"), 587);
         const Secret* s = find_secret(f, "smtp-auth");
@@ -282,6 +292,15 @@ TEST_CASE("plaintext imap, pop3, ftp") {
         const auto g = classify(str("CAPA\r\nSTLS\r\n"), str("+OK Dovecot ready.\r\n"), 110);
         REQUIRE(g.tls_upgrade);
         CHECK(*g.tls_upgrade == "pop3-stls");
+    }
+    SUBCASE("POP3 APOP as the first command: user and digest") {
+        const auto f = classify(str("APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\nSTAT\r\n"),
+                                str("+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n"), 110);
+        const Secret* s = find_secret(f, "pop3-apop");
+        REQUIRE(s);
+        CHECK(s->value == "c4c9334bac560ecc979e58001b3e22fb");
+        CHECK(has_evidence(f, "POP3 APOP user mrose"));
+        check_no_secret_leak(f);
     }
     SUBCASE("POP3 banner wins over Redis for a shared verb") {
         const auto f = classify(str("AUTH PLAIN AGNhcm9sAHBvcC1wbGFpbg==\r\n"), str("+OK POP3 ready\r\n"), 110);
