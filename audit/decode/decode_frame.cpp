@@ -1,4 +1,5 @@
-// Frame decoder: link layer -> (VLAN/PPPoE) -> IPv4/IPv6 -> TCP/UDP -> optional VXLAN/Geneve inner frame.
+// Frame decoder: link layer -> (VLAN/PPPoE) -> IPv4/IPv6 -> TCP/UDP, looking through the tunnels that
+// carry pod traffic between nodes (VXLAN, Geneve, Calico's IP-in-IP, GRE) and port mirrors (ERSPAN).
 // Every layer reads through a ByteReader, so a short or lying frame can only stop the decode, never
 // walk past the end. No allocation and no exceptions: this runs once per captured packet.
 #include <algorithm>
@@ -19,14 +20,19 @@ inline constexpr std::uint16_t Vlan = 0x8100;      // 802.1Q
 inline constexpr std::uint16_t Qinq = 0x88A8;      // 802.1ad service tag
 inline constexpr std::uint16_t QinqOld = 0x9100;   // pre-standard QinQ, still seen on switches
 inline constexpr std::uint16_t PppoeSession = 0x8864;
-inline constexpr std::uint16_t TransparentEthernet = 0x6558;  // Geneve's "inner Ethernet"
+inline constexpr std::uint16_t TransparentEthernet = 0x6558;  // Geneve's and GRE's "inner Ethernet"
+inline constexpr std::uint16_t ErspanType2 = 0x88BE;          // also type I (no ERSPAN header)
+inline constexpr std::uint16_t ErspanType3 = 0x22EB;
 inline constexpr std::uint16_t MinEthertype = 0x0600;         // below: an 802.3 length field
 }  // namespace ethertype
 
 namespace ipproto {
 inline constexpr std::uint8_t HopByHop = 0;
+inline constexpr std::uint8_t IpInIp = 4;     // Calico's default encapsulation (IPIP)
 inline constexpr std::uint8_t Tcp = 6;
 inline constexpr std::uint8_t Udp = 17;
+inline constexpr std::uint8_t Ipv6InIp = 41;
+inline constexpr std::uint8_t Gre = 47;
 inline constexpr std::uint8_t Routing = 43;
 inline constexpr std::uint8_t Fragment = 44;
 inline constexpr std::uint8_t Ah = 51;
@@ -128,6 +134,62 @@ bool try_geneve(Bytes udp_payload, DecodedPacket& out, int tunnel_depth) {
     return true;
 }
 
+// IP-in-IP (RFC 2003) and IPv6-in-IP (RFC 4213): the protocol number alone names the inner packet.
+void decapsulate_ip(std::uint8_t protocol, Bytes inner_bytes, DecodedPacket& out, int tunnel_depth) {
+    DecodedPacket inner{};
+    if (protocol == ipproto::IpInIp) decode_ipv4(ByteReader(inner_bytes), inner, tunnel_depth + 1);
+    else decode_ipv6(ByteReader(inner_bytes), inner, tunnel_depth + 1);
+    adopt_inner(out, inner, Tunnel::IpInIp, 0);
+}
+
+// ERSPAN after its GRE header: type I has no header of its own, type II 8 bytes, type III 12 (+8
+// with the platform sub-header). Session IDs are reported as the tunnel id.
+bool try_erspan(std::uint16_t gre_protocol, bool gre_sequence, ByteReader r, DecodedPacket& out, int tunnel_depth) {
+    std::uint32_t session = 0;
+    if (gre_protocol == ethertype::ErspanType2 && gre_sequence) {
+        std::uint16_t ver_vlan = 0, cos_session = 0;
+        if (!r.u16(ver_vlan) || !r.u16(cos_session) || !r.skip(4)) return false;
+        if ((ver_vlan >> 12) != 1) return false;
+        session = cos_session & 0x3FFu;
+    } else if (gre_protocol == ethertype::ErspanType3) {
+        std::uint16_t ver_vlan = 0, cos_session = 0, flags_low = 0;
+        if (!r.u16(ver_vlan) || !r.u16(cos_session) || !r.skip(4 + 2) || !r.u16(flags_low)) return false;
+        if ((ver_vlan >> 12) != 2) return false;
+        if ((flags_low & 0x0001) != 0 && !r.skip(8)) return false;  // O: platform-specific sub-header
+        session = cos_session & 0x3FFu;
+    }
+    DecodedPacket inner{};
+    decode_ethernet(r, inner, tunnel_depth + 1);
+    adopt_inner(out, inner, Tunnel::Erspan, session);
+    return true;
+}
+
+// GRE (RFC 2784/2890): C R K S s Recur(3) flags(5) ver(3) | protocol(16), then the optional checksum,
+// key and sequence words the flags announce. Only version 0 (PPTP's enhanced GRE is version 1) and no
+// source routing (deprecated R bit). The key is reported as the tunnel id.
+bool try_gre(Bytes gre_bytes, DecodedPacket& out, int tunnel_depth) {
+    ByteReader r(gre_bytes);
+    std::uint16_t flags = 0, protocol = 0;
+    if (!r.u16(flags) || !r.u16(protocol)) return false;
+    if ((flags & 0x0007) != 0 || (flags & 0x4000) != 0) return false;
+    std::uint32_t key = 0;
+    if ((flags & 0x8000) != 0 && !r.skip(4)) return false;
+    if ((flags & 0x2000) != 0 && !r.u32(key)) return false;
+    const bool sequence = (flags & 0x1000) != 0;
+    if (sequence && !r.skip(4)) return false;
+    DecodedPacket inner{};
+    switch (protocol) {
+        case ethertype::Ipv4: decode_ipv4(r, inner, tunnel_depth + 1); break;
+        case ethertype::Ipv6: decode_ipv6(r, inner, tunnel_depth + 1); break;
+        case ethertype::TransparentEthernet: decode_ethernet(r, inner, tunnel_depth + 1); break;
+        case ethertype::ErspanType2:
+        case ethertype::ErspanType3: return try_erspan(protocol, sequence, r, out, tunnel_depth);
+        default: return false;
+    }
+    adopt_inner(out, inner, Tunnel::Gre, key);
+    return true;
+}
+
 void decode_tcp(IpPayload p, DecodedPacket& out) {
     ByteReader h = p.present;
     if (p.wire_len < 20 || h.remaining() < 20) {
@@ -205,13 +267,23 @@ void decode_transport(std::uint8_t protocol, IpPayload p, DecodedPacket& out, in
     switch (protocol) {
         case ipproto::Tcp: decode_tcp(p, out); return;
         case ipproto::Udp: decode_udp(p, out, tunnel_depth); return;
-        default:
-            out.transport = Transport::Other;
-            out.payload = p.present.rest();
-            out.wire_payload_len = p.wire_len;
-            out.status = DecodeStatus::OtherTransport;
-            return;
+        case ipproto::IpInIp:
+        case ipproto::Ipv6InIp:
+            if (tunnel_depth < kMaxTunnelDepth) {
+                decapsulate_ip(protocol, p.present.rest(), out, tunnel_depth);
+                return;
+            }
+            break;
+        case ipproto::Gre:
+            if (tunnel_depth < kMaxTunnelDepth && try_gre(p.present.rest(), out, tunnel_depth)) return;
+            break;
+        default: break;
     }
+    // ICMP, SCTP, ... and tunnels too deep or not of a shape we know.
+    out.transport = Transport::Other;
+    out.payload = p.present.rest();
+    out.wire_payload_len = p.wire_len;
+    out.status = DecodeStatus::OtherTransport;
 }
 
 // Keep at most `wire_len` present bytes: anything after the IP length is link-layer padding.

@@ -45,7 +45,8 @@ namespace tcp_flags {
 inline constexpr std::uint8_t Fin = 0x01, Syn = 0x02, Rst = 0x04, Psh = 0x08, Ack = 0x10;
 }
 
-enum class Tunnel : std::uint8_t { None, Vxlan, Geneve };
+// IpInIp covers IPv4 and IPv6 inside IPv4/IPv6 (Calico IPIP); Erspan is a GRE-carried port mirror.
+enum class Tunnel : std::uint8_t { None, Vxlan, Geneve, IpInIp, Gre, Erspan };
 
 // Why a frame produced no usable transport segment.
 enum class DecodeStatus : std::uint8_t {
@@ -78,11 +79,12 @@ struct DecodedPacket {
     std::uint32_t wire_payload_len = 0;
     std::uint16_t vlan_depth = 0;     // number of 802.1Q/802.1ad tags skipped (outer + inner frames)
     Tunnel tunnel = Tunnel::None;     // outermost tunnel we looked through (the flow is the inner one)
-    std::uint32_t tunnel_vni = 0;
+    std::uint32_t tunnel_vni = 0;     // VXLAN/Geneve VNI, GRE key, ERSPAN session id
 };
 
 // Decode one frame. Never reads outside `frame`. When tunnels (VXLAN on UDP 4789/8472, Geneve on
-// 6081) carry an inner Ethernet frame, the result describes the inner packet.
+// 6081, IP-in-IP, GRE, ERSPAN over GRE; at most two deep) carry an inner packet, the result
+// describes the inner packet.
 DecodedPacket decode_frame(LinkType link, Bytes frame);
 bool is_supported_link_type(int dlt);
 

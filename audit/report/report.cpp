@@ -44,6 +44,9 @@ std::string tunnel_name(Tunnel t) {
     switch (t) {
         case Tunnel::Vxlan: return "vxlan";
         case Tunnel::Geneve: return "geneve";
+        case Tunnel::IpInIp: return "ipip";
+        case Tunnel::Gre: return "gre";
+        case Tunnel::Erspan: return "erspan";
         case Tunnel::None: break;
     }
     return "";

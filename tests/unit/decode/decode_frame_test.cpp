@@ -1145,3 +1145,185 @@ TEST_CASE("random and mutated frames never escape the frame") {
     }
     CHECK(decoded_ok > 100);  // the mutations keep a fair share decodable
 }
+
+// ---- IP-in-IP, GRE, ERSPAN ----------------------------------------------------------------
+
+namespace {
+// An outer node-to-node IPv4 packet of `protocol` carrying `inner`.
+Buf outer_ip_frame(std::uint8_t protocol, const Buf& inner) {
+    Ipv4Spec s;
+    s.src = kNodeA;
+    s.dst = kNodeB;
+    s.protocol = protocol;
+    return ethernet(kEthIpv4, ipv4(s, inner));
+}
+struct GreSpec {
+    std::uint16_t protocol = 0x0800;
+    std::optional<std::uint32_t> key, sequence;
+    bool checksum = false;
+    unsigned version = 0;
+    bool routing = false;
+};
+Buf gre(const GreSpec& g, const Buf& inner) {
+    Buf b;
+    unsigned flags = g.version;
+    if (g.checksum) flags |= 0x8000;
+    if (g.routing) flags |= 0x4000;
+    if (g.key) flags |= 0x2000;
+    if (g.sequence) flags |= 0x1000;
+    put16(b, flags);
+    put16(b, g.protocol);
+    if (g.checksum) put32(b, 0xBEEF0000u);
+    if (g.key) put32(b, *g.key);
+    if (g.sequence) put32(b, *g.sequence);
+    append(b, inner);
+    return b;
+}
+Buf erspan2(unsigned session, const Buf& inner) {
+    Buf b;
+    put16(b, 0x1000 | 7);           // version 1, VLAN 7
+    put16(b, (3u << 13) | session);  // COS 3, session id
+    put32(b, 0x00000042);            // reserved + index
+    append(b, inner);
+    return b;
+}
+Buf erspan3(unsigned session, bool platform_subheader, const Buf& inner) {
+    Buf b;
+    put16(b, 0x2000 | 7);  // version 2
+    put16(b, session);
+    put32(b, 0x11223344);  // timestamp
+    put16(b, 0);           // SGT
+    put16(b, platform_subheader ? 0x0001 : 0x0000);
+    if (platform_subheader) append(b, Buf(8, 0xAA));
+    append(b, inner);
+    return b;
+}
+}  // namespace
+
+TEST_CASE("IP-in-IP (Calico IPIP) and IPv6-in-IPv4 are decapsulated") {
+    SUBCASE("IPv4 in IPv4") {
+        const Buf frame = outer_ip_frame(4, ipv4(tcp({}, kHello)));
+        const auto p = decode(LinkType::Ethernet, frame);
+        REQUIRE(p.status == DecodeStatus::Ok);
+        CHECK(p.tunnel == Tunnel::IpInIp);
+        CHECK(p.src == addr(kClient4));  // pod addresses, not the nodes'
+        CHECK(p.dst == addr(kServer4));
+        CHECK(p.dst_port == 443);
+        CHECK(bytes_of(p.payload) == kHello);
+        CHECK(payload_inside(p, frame));
+    }
+    SUBCASE("IPv6 in IPv4 (protocol 41)") {
+        const auto p = decode(LinkType::Ethernet, outer_ip_frame(41, ipv6(tcp({}, kHello))));
+        REQUIRE(p.status == DecodeStatus::Ok);
+        CHECK(p.tunnel == Tunnel::IpInIp);
+        CHECK(p.src == addr(kClient6));
+    }
+    SUBCASE("a cut inner header is Truncated, and says it was tunnelled") {
+        const auto p = decode(LinkType::Ethernet, outer_ip_frame(4, prefix(ipv4(tcp({}, kHello)), 12)));
+        CHECK(p.status == DecodeStatus::Truncated);
+        CHECK(p.tunnel == Tunnel::IpInIp);
+    }
+    SUBCASE("three levels: the third is left undecoded") {
+        const Buf level3 = ipv4(ipv4(ipv4(tcp({}, kHello)), 4), 4);
+        const auto p = decode(LinkType::Ethernet, outer_ip_frame(4, level3));
+        CHECK(p.status == DecodeStatus::OtherTransport);
+        CHECK(p.ip_protocol == 4);
+        CHECK(p.tunnel == Tunnel::IpInIp);
+    }
+}
+
+TEST_CASE("GRE") {
+    SUBCASE("IPv4 with a key: the key is the tunnel id") {
+        GreSpec g;
+        g.key = 0xCAFE;
+        const auto p = decode(LinkType::Ethernet, outer_ip_frame(47, gre(g, ipv4(tcp({}, kHello)))));
+        REQUIRE(p.status == DecodeStatus::Ok);
+        CHECK(p.tunnel == Tunnel::Gre);
+        CHECK(p.tunnel_vni == 0xCAFEu);
+        CHECK(p.src == addr(kClient4));
+        CHECK(bytes_of(p.payload) == kHello);
+    }
+    SUBCASE("checksum, key and sequence words, inner Ethernet (gretap)") {
+        GreSpec g;
+        g.protocol = 0x6558;
+        g.checksum = true;
+        g.key = 9;
+        g.sequence = 77;
+        const auto p = decode(LinkType::Ethernet, outer_ip_frame(47, gre(g, inner_frame())));
+        REQUIRE(p.status == DecodeStatus::Ok);
+        CHECK(p.tunnel == Tunnel::Gre);
+        CHECK(p.tunnel_vni == 9);
+        CHECK(p.dst_port == 443);
+    }
+    SUBCASE("inner IPv6 over an outer IPv6") {
+        Ipv6Spec s;
+        s.next = 47;
+        GreSpec g;
+        g.protocol = 0x86DD;
+        const auto p = decode(LinkType::Ethernet, ethernet(kEthIpv6, ipv6(s, gre(g, ipv6(tcp({}, kHello))))));
+        REQUIRE(p.status == DecodeStatus::Ok);
+        CHECK(p.tunnel == Tunnel::Gre);
+        CHECK(p.src == addr(kClient6));
+    }
+    SUBCASE("not decapsulated: PPTP's version 1, source routing, unknown payload, cut header") {
+        GreSpec pptp;
+        pptp.version = 1;
+        GreSpec routed;
+        routed.routing = true;
+        GreSpec unknown;
+        unknown.protocol = 0x880B;
+        GreSpec keyed;
+        keyed.key = 1;
+        for (const Buf& gre_bytes : {gre(pptp, ipv4(tcp({}, kHello))), gre(routed, ipv4(tcp({}, kHello))),
+                                     gre(unknown, ipv4(tcp({}, kHello))), prefix(gre(keyed, {}), 6)}) {
+            const auto p = decode(LinkType::Ethernet, outer_ip_frame(47, gre_bytes));
+            CHECK(p.status == DecodeStatus::OtherTransport);
+            CHECK(p.ip_protocol == 47);
+            CHECK(p.tunnel == Tunnel::None);
+            CHECK(p.src == addr(kNodeA));
+        }
+    }
+}
+
+TEST_CASE("ERSPAN port mirrors over GRE") {
+    SUBCASE("type II: session id, mirrored Ethernet frame") {
+        GreSpec g;
+        g.protocol = 0x88BE;
+        g.sequence = 1;
+        const auto p = decode(LinkType::Ethernet, outer_ip_frame(47, gre(g, erspan2(0x155, inner_frame()))));
+        REQUIRE(p.status == DecodeStatus::Ok);
+        CHECK(p.tunnel == Tunnel::Erspan);
+        CHECK(p.tunnel_vni == 0x155u);
+        CHECK(p.src == addr(kClient4));
+        CHECK(bytes_of(p.payload) == kHello);
+    }
+    SUBCASE("type I: no sequence bit, no ERSPAN header") {
+        GreSpec g;
+        g.protocol = 0x88BE;
+        const auto p = decode(LinkType::Ethernet, outer_ip_frame(47, gre(g, inner_frame())));
+        REQUIRE(p.status == DecodeStatus::Ok);
+        CHECK(p.tunnel == Tunnel::Erspan);
+        CHECK(p.dst_port == 443);
+    }
+    SUBCASE("type III with and without the platform sub-header") {
+        GreSpec g;
+        g.protocol = 0x22EB;
+        g.sequence = 5;
+        for (const bool sub : {false, true}) {
+            const auto p = decode(LinkType::Ethernet, outer_ip_frame(47, gre(g, erspan3(0x3FF, sub, inner_frame()))));
+            REQUIRE(p.status == DecodeStatus::Ok);
+            CHECK(p.tunnel == Tunnel::Erspan);
+            CHECK(p.tunnel_vni == 0x3FFu);
+            CHECK(bytes_of(p.payload) == kHello);
+        }
+    }
+    SUBCASE("a wrong ERSPAN version is not decapsulated") {
+        GreSpec g;
+        g.protocol = 0x22EB;
+        Buf bad = erspan3(1, false, inner_frame());
+        bad[0] = 0x30;  // version 3 does not exist
+        const auto p = decode(LinkType::Ethernet, outer_ip_frame(47, gre(g, bad)));
+        CHECK(p.status == DecodeStatus::OtherTransport);
+        CHECK(p.tunnel == Tunnel::None);
+    }
+}
