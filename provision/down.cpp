@@ -48,9 +48,11 @@ int cmd_down(const CommandOptions& opts, Session& outer) {
     auto lab_or = load_lab(opts, outer, false);
     if (!lab_or) return lab_or.error();
     const Lab& lab = *lab_or;
-    if (auto ok = ensure_private_dir(lab.state_dir); !ok) {
-        outer.err << "state directory: " << ok.error() << "\n";
-        return kExitFailure;
+    if (auto ok = check_state_dir_writable(lab.state_dir); !ok) {
+        outer.err << "state directory: " << ok.error()
+                  << "\nnothing was changed; meshproof down resets the journal there: make it writable, or choose "
+                     "another with --state-dir DIR\n";
+        return kExitLocalState;
     }
     CommandLog log(lab.state_dir + "/meshproof.log");
     LoggingRunner logging(outer.runner, log);

@@ -22,6 +22,7 @@ namespace meshproof::provision {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
+inline constexpr int kExitLocalState = 3;  // the state directory or journal cannot be read or written
 inline constexpr int kExitInterrupted = 130;
 
 struct CommandOptions {
@@ -105,7 +106,11 @@ struct PreflightResult {
     std::vector<std::string> service_cidrs;
     std::vector<ReleaseInfo> releases;
     std::vector<std::string> existing;  // ids of helm steps whose release is already deployed (adopted)
+    std::map<std::string, std::string> stuck;  // helm step id -> pending-install/-upgrade/-rollback, uninstalling
 };
+
+// pending-install/-upgrade/-rollback or uninstalling: a helm operation that never finished.
+bool is_stuck_status(std::string_view helm_status);
 // kubectl/helm on PATH with minimum versions, context, cluster reachable, nodes Ready, pool vs
 // cluster ranges, existing installs adopted or reported as conflicts. `for_down` skips the last two.
 PreflightResult preflight(Session& s, const Lab& lab, bool for_down);

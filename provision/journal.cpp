@@ -1,9 +1,12 @@
 #include "provision/journal.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -23,6 +26,28 @@ std::string_view to_string(StepStatus s) {
         case StepStatus::Interrupted: return "interrupted";
     }
     return "done";
+}
+
+std::string errno_text(int err) {
+    const char* name = nullptr;
+    switch (err) {
+        case EROFS: name = "EROFS"; break;
+        case EACCES: name = "EACCES"; break;
+        case EPERM: name = "EPERM"; break;
+        case ENOSPC: name = "ENOSPC"; break;
+        case EDQUOT: name = "EDQUOT"; break;
+        case ENOENT: name = "ENOENT"; break;
+        case ENOTDIR: name = "ENOTDIR"; break;
+        case EEXIST: name = "EEXIST"; break;
+        case EIO: name = "EIO"; break;
+        case EISDIR: name = "EISDIR"; break;
+        case ENAMETOOLONG: name = "ENAMETOOLONG"; break;
+        case ELOOP: name = "ELOOP"; break;
+        default: break;
+    }
+    std::string out = std::strerror(err);
+    out += name != nullptr ? std::string(" (") + name + ")" : " (errno " + std::to_string(err) + ")";
+    return out;
 }
 
 std::string utc_now_iso8601() {
@@ -61,10 +86,22 @@ std::string journal_to_json(const Journal& j) {
 }
 
 tl::expected<Journal, std::string> journal_from_json(std::string_view text) {
-    auto node = detail::parse_json(text);
-    if (!node) return tl::unexpected(node.error());
-    const YAML::Node& root = *node;
-    if (!root.IsMap()) return tl::unexpected(std::string("journal is not a JSON object"));
+    YAML::Node root;
+    try {
+        root = YAML::Load(std::string(text));
+    } catch (const YAML::Exception& e) {
+        // yaml-cpp marks are 0-based; editors count from 1.
+        return tl::unexpected(std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                              ": not valid JSON (" + e.msg + "): the file was cut short or edited");
+    }
+    if (!root || root.IsNull()) return tl::unexpected(std::string("1:1: empty: the file was cut short"));
+    if (!root.IsMap()) return tl::unexpected(std::string("1:1: not a JSON object"));
+    // A torn write can still parse when it ends exactly at a line break of a flow map: "{" with no "}".
+    const auto last = text.find_last_not_of(" \t\r\n");
+    if (last == std::string_view::npos || text[last] != '}') {
+        const auto lines = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+        return tl::unexpected(std::to_string(lines + 1) + ":1: the file ends before its closing '}': cut short");
+    }
     Journal j;
     try {
         j.version = root["version"] ? root["version"].as<int>() : 1;
@@ -101,13 +138,17 @@ tl::expected<Journal, std::string> load_journal(const std::string& state_dir) {
     const std::string path = state_dir + "/journal.json";
     std::ifstream in(path, std::ios::binary);
     if (!in) {
-        if (errno == ENOENT || access(path.c_str(), F_OK) != 0) return Journal{};
-        return tl::unexpected("cannot read " + path + ": " + std::strerror(errno));
+        const int err = errno;
+        if (err == ENOENT || access(path.c_str(), F_OK) != 0) return Journal{};
+        return tl::unexpected("cannot read " + path + ": " + errno_text(err));
     }
     std::ostringstream ss;
     ss << in.rdbuf();
     auto j = journal_from_json(ss.str());
-    if (!j) return tl::unexpected(path + ": " + j.error());
+    if (!j) {
+        const bool located = !j.error().empty() && std::isdigit(static_cast<unsigned char>(j.error().front()));
+        return tl::unexpected(path + (located ? ":" : ": ") + j.error());
+    }
     return j;
 }
 
@@ -120,7 +161,7 @@ tl::expected<void, std::string> ensure_private_dir(const std::string& dir) {
         path = dir.substr(0, pos);
         if (path.empty()) continue;
         if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
-            return tl::unexpected("cannot create " + path + ": " + std::strerror(errno));
+            return tl::unexpected("cannot create " + path + ": " + errno_text(errno));
     }
     struct stat st {};
     if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
@@ -133,26 +174,33 @@ tl::expected<void, std::string> write_file_atomic(const std::string& path, std::
     const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
     const std::string tmp = path + ".tmp." + std::to_string(::getpid());
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, static_cast<mode_t>(mode));
-    if (fd < 0) return tl::unexpected("cannot create " + tmp + ": " + std::strerror(errno));
+    if (fd < 0) return tl::unexpected("cannot create " + tmp + ": " + errno_text(errno));
     ::fchmod(fd, static_cast<mode_t>(mode));  // umask must not widen or narrow what we asked for
     std::size_t written = 0;
     while (written < data.size()) {
         const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
         if (n < 0) {
             if (errno == EINTR) continue;
-            const std::string err = std::strerror(errno);
+            const std::string err = errno_text(errno);
             ::close(fd);
             ::unlink(tmp.c_str());
             return tl::unexpected("cannot write " + tmp + ": " + err);
         }
         written += static_cast<std::size_t>(n);
     }
-    if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    if (::fsync(fd) != 0) {
+        const std::string err = errno_text(errno);
+        ::close(fd);
         ::unlink(tmp.c_str());
-        return tl::unexpected("cannot flush " + tmp + ": " + std::strerror(errno));
+        return tl::unexpected("cannot flush " + tmp + ": " + err);
+    }
+    if (::close(fd) != 0) {
+        const std::string err = errno_text(errno);
+        ::unlink(tmp.c_str());
+        return tl::unexpected("cannot flush " + tmp + ": " + err);
     }
     if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        const std::string err = std::strerror(errno);
+        const std::string err = errno_text(errno);
         ::unlink(tmp.c_str());
         return tl::unexpected("cannot rename " + tmp + " to " + path + ": " + err);
     }
@@ -166,7 +214,46 @@ tl::expected<void, std::string> write_file_atomic(const std::string& path, std::
 
 tl::expected<void, std::string> save_journal(const std::string& state_dir, const Journal& journal) {
     if (auto ok = ensure_private_dir(state_dir); !ok) return ok;
-    return write_file_atomic(state_dir + "/journal.json", journal_to_json(journal), 0600);
+    auto written = write_file_atomic(state_dir + "/journal.json", journal_to_json(journal), 0600);
+    if (written) remove_stale_temp_files(state_dir);
+    return written;
+}
+
+void remove_stale_temp_files(const std::string& state_dir) {
+    // A crash between write and rename leaves journal.json.tmp.<pid>; journal.json itself is intact.
+    DIR* d = ::opendir(state_dir.c_str());
+    if (d == nullptr) return;
+    const std::string ours = "journal.json.tmp." + std::to_string(::getpid());
+    while (const dirent* e = ::readdir(d)) {
+        const std::string_view name = e->d_name;
+        if (name.rfind("journal.json.tmp.", 0) == 0 && name != ours) ::unlinkat(::dirfd(d), e->d_name, 0);
+    }
+    ::closedir(d);
+}
+
+tl::expected<void, std::string> check_state_dir_writable(const std::string& state_dir) {
+    if (auto ok = ensure_private_dir(state_dir); !ok) return ok;
+    // Create and remove a file: access(W_OK) says yes to root on a read-only mount.
+    const std::string probe = state_dir + "/.write-test." + std::to_string(::getpid());
+    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return tl::unexpected("cannot write in " + state_dir + ": " + errno_text(errno));
+    ::close(fd);
+    ::unlink(probe.c_str());
+    const std::string journal = state_dir + "/journal.json";
+    if (::access(journal.c_str(), F_OK) == 0) {
+        const int jfd = ::open(journal.c_str(), O_RDONLY | O_CLOEXEC);
+        if (jfd < 0) return tl::unexpected("cannot read " + journal + ": " + errno_text(errno));
+        ::close(jfd);
+    }
+    return {};
+}
+
+std::string journal_recovery_hint(const std::string& state_dir) {
+    const std::string path = state_dir + "/journal.json";
+    return "the journal only records meshproof's progress; the cluster is not affected. See what is installed with\n"
+           "  meshproof status --state-dir " + state_dir + "\n"
+           "then move the journal away and run up again (it adopts what is installed and redoes the rest):\n"
+           "  mv " + path + " " + path + ".broken && meshproof up\n";
 }
 
 std::string default_state_dir(const std::string& lab) {

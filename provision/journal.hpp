@@ -31,7 +31,8 @@ struct Journal {
     std::map<std::string, StepRecord> steps;
 };
 
-// <dir>/journal.json; a missing file is an empty journal, an unreadable one an error.
+// <dir>/journal.json; a missing file is an empty journal, an unreadable one an error naming the
+// file and the line ("<dir>/journal.json:5:3: ...").
 tl::expected<Journal, std::string> load_journal(const std::string& state_dir);
 tl::expected<void, std::string> save_journal(const std::string& state_dir, const Journal& journal);
 
@@ -46,5 +47,14 @@ tl::expected<void, std::string> ensure_private_dir(const std::string& dir);
 tl::expected<void, std::string> write_file_atomic(const std::string& path, std::string_view data, unsigned mode);
 
 std::string utc_now_iso8601();
+
+// strerror plus the errno's name: "Read-only file system (EROFS)".
+std::string errno_text(int err);
+// mkdir -p, then create and remove a file in it: the only test that a read-only mount fails for root.
+tl::expected<void, std::string> check_state_dir_writable(const std::string& state_dir);
+// journal.json.tmp.* of writers that crashed before their rename (not ours).
+void remove_stale_temp_files(const std::string& state_dir);
+// What to do about an unreadable journal: `meshproof status`, then move it away.
+std::string journal_recovery_hint(const std::string& state_dir);
 
 }  // namespace meshproof::provision

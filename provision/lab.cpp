@@ -51,6 +51,10 @@ std::string chart_name_of(const std::string& chart_label_text) {
 
 }  // namespace
 
+bool is_stuck_status(std::string_view helm_status) {
+    return helm_status.rfind("pending-", 0) == 0 || helm_status == "uninstalling";
+}
+
 std::vector<std::string> with_context(std::vector<std::string> argv, const Plan& plan) {
     if (!plan.kube_context.empty()) {
         argv.push_back(argv.front() == "helm" ? "--kube-context" : "--context");
@@ -398,6 +402,12 @@ PreflightResult preflight(Session& s, const Lab& lab, bool for_down) {
                 if (have_chart != want_chart) {
                     conflicts.push_back("release " + have.name + " in " + have.namespace_name + " is chart " + have.chart +
                                         ", not " + want_chart);
+                } else if (is_stuck_status(have.status)) {
+                    // What a helm killed or interrupted mid-operation leaves: every later upgrade
+                    // fails with "another operation is in progress" until it is rolled back or removed.
+                    pf.stuck[step.id] = have.status;
+                } else if (have.status == "failed") {
+                    pf.existing.push_back(step.id);  // helm upgrade accepts a failed release and retries it
                 } else if (have.status != "deployed") {
                     conflicts.push_back("release " + have.name + " in " + have.namespace_name + " is '" + have.status +
                                         "' (fix it with helm rollback or helm uninstall first)");

@@ -47,7 +47,7 @@ struct FlagSpec {
 
 constexpr FlagSpec kFlags[] = {
     {"-f", 1, "init plan up down status"},       {"--file", 1, "init plan up down status"},
-    {"--json", 0, "plan"},                       {"--yes", 0, "up down"},
+    {"--json", 0, "plan status"},                       {"--yes", 0, "up down"},
     {"-y", 0, "up down"},                        {"--purge", 0, "down"},
     {"--output", 2, "plan"},                     {"--state-dir", 1, "plan up down status"},
     {"--kube-context", 1, "plan up down status"}, {"--offline", 0, "plan"},
@@ -73,9 +73,11 @@ std::string provision_usage() {
            "               [--output helmfile DIR]             show (or export) the steps\n"
            "meshproof up [-f lab.yaml] [--yes] [--kube-context NAME] [--state-dir DIR]\n"
            "                                                   install or resume, idempotent\n"
-           "meshproof status [-f lab.yaml] [--kube-context NAME]   health, IPs, URLs, warnings\n"
+           "meshproof status [-f lab.yaml] [--json] [--kube-context NAME]\n"
+           "                                                   health, IPs, URLs, warnings\n"
            "meshproof down [-f lab.yaml] [--yes] [--purge]     remove in reverse order (CRDs kept unless --purge)\n"
-           "exit codes: 0 ok, 1 failure, 2 usage or validation error, 130 interrupted\n";
+           "exit codes: 0 ok, 1 failure, 2 usage or validation error, 3 state directory or journal unusable,\n"
+           "            130 interrupted\n";
 }
 
 int run_provision_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,

@@ -1,7 +1,8 @@
 // Entry point of the provision commands for the `meshproof` CLI:
 //   init, plan, up, down, status  (docs/lab-spec.md documents flags and exit codes)
 // args[0] is the command, the rest its flags. Output goes to `out`, diagnostics to `err`.
-// Exit codes: 0 ok, 1 failure, 2 usage or validation error, 130 interrupted (Ctrl-C).
+// Exit codes: 0 ok, 1 failure, 2 usage or validation error, 3 the state directory or journal cannot be
+// used (read-only, unreadable, cut short), 130 interrupted (Ctrl-C).
 #pragma once
 
 #include <atomic>

@@ -1,6 +1,7 @@
 #include "provision/runner.hpp"
 
 #include <algorithm>
+#include <csignal>
 #include <cctype>
 #include <string_view>
 
@@ -31,6 +32,33 @@ CommandResult RecordingRunner::unexpected(const Command& cmd) {
     return r;
 }
 
+std::string signal_name(int sig) {
+    switch (sig) {
+        case SIGKILL: return "SIGKILL";
+        case SIGTERM: return "SIGTERM";
+        case SIGINT: return "SIGINT";
+        case SIGHUP: return "SIGHUP";
+        case SIGSEGV: return "SIGSEGV";
+        case SIGABRT: return "SIGABRT";
+        case SIGPIPE: return "SIGPIPE";
+        case SIGBUS: return "SIGBUS";
+        default: return "signal " + std::to_string(sig);
+    }
+}
+
+std::string api_error_reason(const CommandResult& result) {
+    // kubectl: "Error from server (Forbidden): ..."; helm wraps the same text after "Error: ...".
+    static constexpr std::string_view kPrefix = "Error from server (";
+    for (const std::string* text : {&result.err, &result.out}) {
+        const auto at = text->find(kPrefix);
+        if (at == std::string::npos) continue;
+        const auto start = at + kPrefix.size();
+        const auto end = text->find(')', start);
+        if (end != std::string::npos && end - start < 64) return text->substr(start, end - start);
+    }
+    return {};
+}
+
 std::string describe_failure(const Command& cmd, const CommandResult& result, std::size_t stderr_tail_lines) {
     std::string s = "command: " + format_argv(redact_argv(cmd.argv)) + "\n";
     if (result.spawn_failed) {
@@ -42,7 +70,9 @@ std::string describe_failure(const Command& cmd, const CommandResult& result, st
     } else if (result.timed_out) {
         s += "timed out after " + std::to_string(cmd.timeout.count() / 1000) + "s; its process group was killed\n";
     } else if (result.term_signal != 0) {
-        s += "ended by signal " + std::to_string(result.term_signal) + "\n";
+        // Not our timeout or Ctrl-C: something else (the OOM killer, a user's kill -9) ended it.
+        s += "killed by signal " + std::to_string(result.term_signal) + " (" + signal_name(result.term_signal) +
+             ") before it finished\n";
     } else {
         s += "exit status " + std::to_string(result.exit_code) + "\n";
     }
@@ -93,6 +123,13 @@ bool is_transient_failure(const CommandResult& result) {
         "the object has been modified; please apply your changes to the latest version",
         "net/http: request canceled while waiting for connection",
         "unexpected eof",
+        "unable to connect to the server",  // kubectl: dial/TLS errors against the API server
+        "error from server (internalerror)",
+        "error from server (serviceunavailable)",
+        "error from server (timeout)",
+        "error from server (toomanyrequests)",
+        "the server was unable to return a response in the time allotted",
+        "etcdserver: too many requests",
     };
     return std::any_of(std::begin(kTransient), std::end(kTransient),
                        [&](std::string_view needle) { return text.find(needle) != std::string::npos; });

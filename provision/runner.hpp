@@ -70,8 +70,16 @@ private:
 // Human-readable failure: command (secrets stripped), exit status, the last lines of stderr.
 std::string describe_failure(const Command& cmd, const CommandResult& result, std::size_t stderr_tail_lines = 8);
 
+// "SIGKILL", "SIGTERM", ... ("signal N" for the rest).
+std::string signal_name(int sig);
+
+// The reason of a Kubernetes API error in the output ("Forbidden" from "Error from server
+// (Forbidden): ..."), empty when there is none.
+std::string api_error_reason(const CommandResult& result);
+
 // Retries only for transient API-server/network failures: connection refused, i/o timeout,
-// TLS handshake timeout, "the server is currently unable to handle the request", webhook without
+// TLS handshake timeout, "Unable to connect to the server", "the server is currently unable to handle
+// the request", API errors InternalError/ServiceUnavailable/Timeout/TooManyRequests, webhook without
 // endpoints... never for real errors (exit with an ordinary message), timeouts of the step itself,
 // or interruptions.
 bool is_transient_failure(const CommandResult& result);

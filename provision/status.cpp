@@ -2,10 +2,13 @@
 // homelab owner needs (Kiali anonymous and exposed, a pool nobody announces, PERMISSIVE mTLS, an IP
 // that does not answer). Read-only.
 #include <algorithm>
+#include <optional>
 #include <set>
+#include <sstream>
 
 #include "provision/engine.hpp"
 #include "provision/journal.hpp"
+#include "provision/json.hpp"
 #include "provision/yaml_util.hpp"
 
 namespace meshproof::provision {
@@ -42,6 +45,104 @@ std::string pad(std::string s, std::size_t width) {
     return s;
 }
 
+
+// Everything `status` found; rendered as text or (--json) as one JSON object.
+struct ReleaseStatus {
+    std::string step;
+    std::string name;
+    std::string namespace_name;
+    std::string want_chart;
+    bool installed = false;
+    std::string status;  // helm's: deployed, failed, pending-install, ...
+    std::string chart;
+    std::vector<Workload> workloads;
+};
+
+struct StatusReport {
+    std::string lab;
+    std::string context;
+    std::optional<Journal> journal;
+    std::string journal_error;
+    std::vector<ReleaseStatus> releases;
+    bool load_balancer = true;
+    std::string gateway_ip;
+    std::string gateway_error;
+    std::optional<bool> gateway_answers;
+    std::string gateway_probe_error;
+    std::vector<Endpoint> urls;
+    std::string mtls_mode;  // "" unknown
+    std::string mtls_source;
+    std::string kiali_auth;
+    bool kiali_routed = false;
+    std::vector<std::string> warnings;
+    bool healthy = true;
+};
+
+std::string status_json(const StatusReport& r, const Plan& plan) {
+    std::string o = "{\n  \"lab\": " + json_quote(r.lab) + ",\n  \"context\": " + json_quote(r.context) + ",\n";
+    o += "  \"healthy\": " + std::string(r.healthy ? "true" : "false") + ",\n";
+    o += "  \"journal\": ";
+    if (r.journal) {
+        o += "{\"state\": " + json_quote(r.journal->state) + ", \"updated_at\": " + json_quote(r.journal->updated_at) + "}";
+    } else {
+        o += "{\"error\": " + json_quote(r.journal_error) + "}";
+    }
+    o += ",\n  \"steps\": [";
+    bool first = true;
+    for (const auto& st : plan.steps) {
+        o += first ? "\n" : ",\n";
+        first = false;
+        o += "    {\"id\": " + json_quote(st.id) + ", \"layer\": " + std::to_string(st.layer) + ", \"status\": ";
+        const StepRecord* rec = nullptr;
+        if (r.journal) {
+            const auto it = r.journal->steps.find(st.id);
+            if (it != r.journal->steps.end()) rec = &it->second;
+        }
+        if (rec == nullptr) {
+            o += "\"pending\"";
+        } else {
+            // "changed": done for an older spec; `up` would run it again.
+            const bool current = rec->fingerprint == step_fingerprint(st);
+            o += json_quote(rec->status == StepStatus::Done && !current ? "changed" : std::string(to_string(rec->status)));
+            o += ", \"finished_at\": " + json_quote(rec->finished_at);
+            if (!rec->message.empty()) o += ", \"message\": " + json_quote(rec->message);
+        }
+        o += "}";
+    }
+    o += first ? "],\n" : "\n  ],\n";
+    o += "  \"releases\": [";
+    first = true;
+    for (const auto& rel : r.releases) {
+        o += first ? "\n" : ",\n";
+        first = false;
+        o += "    {\"step\": " + json_quote(rel.step) + ", \"name\": " + json_quote(rel.name) +
+             ", \"namespace\": " + json_quote(rel.namespace_name) + ", \"status\": " +
+             json_quote(rel.installed ? rel.status : std::string("not-installed")) +
+             ", \"chart\": " + json_quote(rel.chart) + ", \"wanted_chart\": " + json_quote(rel.want_chart) +
+             ", \"workloads\": [";
+        for (std::size_t i = 0; i < rel.workloads.size(); ++i) {
+            const auto& w = rel.workloads[i];
+            o += (i ? ", " : "") + std::string("{\"kind\": ") + json_quote(w.kind) + ", \"name\": " + json_quote(w.name) +
+                 ", \"ready\": " + std::to_string(w.ready) + ", \"wanted\": " + std::to_string(w.wanted) + "}";
+        }
+        o += "]}";
+    }
+    o += first ? "],\n" : "\n  ],\n";
+    o += "  \"gateway\": {\"address\": " + json_quote(r.gateway_ip);
+    if (!r.load_balancer) o += ", \"load_balancer\": false";
+    if (!r.gateway_error.empty()) o += ", \"error\": " + json_quote(r.gateway_error);
+    if (r.gateway_answers) o += ", \"answers\": " + std::string(*r.gateway_answers ? "true" : "false");
+    if (!r.gateway_probe_error.empty()) o += ", \"probe_error\": " + json_quote(r.gateway_probe_error);
+    o += "},\n  \"urls\": {";
+    for (std::size_t i = 0; i < r.urls.size(); ++i)
+        o += (i ? ", " : "") + json_quote(r.urls[i].addon) + ": " + json_quote(r.urls[i].url);
+    o += "},\n  \"mtls\": " + json_quote(r.mtls_mode.empty() ? "unknown" : r.mtls_mode) + ",\n";
+    o += "  \"kiali\": {\"auth\": " + json_quote(r.kiali_auth) + ", \"exposed\": " + (r.kiali_routed ? "true" : "false") +
+         "},\n";
+    o += "  \"warnings\": " + json_string_array(r.warnings) + "\n}\n";
+    return o;
+}
+
 }  // namespace
 
 int cmd_status(const CommandOptions& opts, Session& s) {
@@ -49,8 +150,13 @@ int cmd_status(const CommandOptions& opts, Session& s) {
     if (!lab_or) return lab_or.error();
     const Lab& lab = *lab_or;
     const Plan& plan = lab.plan;
-    bool healthy = true;
-    std::vector<std::string> warnings;
+    StatusReport rep;
+    rep.lab = lab.spec.name;
+    bool& healthy = rep.healthy;
+    std::vector<std::string>& warnings = rep.warnings;
+    // Text goes to `out` as before; --json collects the same facts and prints them at the end.
+    std::ostringstream discard;
+    std::ostream& out = opts.json ? discard : s.out;
 
     std::string context = plan.kube_context;
     if (context.empty()) {
@@ -61,10 +167,16 @@ int cmd_status(const CommandOptions& opts, Session& s) {
         }
         context = r.result.ok() ? first_line(r.result.out) : std::string("(none)");
     }
-    s.out << "lab " << lab.spec.name << ", context " << context;
-    if (auto j = load_journal(lab.state_dir); j && !j->state.empty())
-        s.out << " (last up: " << j->state << ", " << j->updated_at << ")";
-    s.out << "\n";
+    rep.context = context;
+    out << "lab " << lab.spec.name << ", context " << context;
+    if (auto j = load_journal(lab.state_dir)) {
+        rep.journal = *j;
+        if (!j->state.empty()) out << " (last up: " << j->state << ", " << j->updated_at << ")";
+    } else {
+        rep.journal_error = j.error();
+        s.err << "warning: journal: " << j.error() << "\n";
+    }
+    out << "\n";
 
     bool listed = false;
     const auto releases = list_releases(s, plan, &listed);
@@ -92,29 +204,42 @@ int cmd_status(const CommandOptions& opts, Session& s) {
         }
     }
 
-    s.out << "components:\n";
+    out << "components:\n";
     for (const auto& step : plan.steps) {
         if (!step.release) continue;
         const auto& want = *step.release;
         auto it = std::find_if(releases.begin(), releases.end(), [&](const ReleaseInfo& r) {
             return r.name == want.name && r.namespace_name == want.namespace_name;
         });
+        ReleaseStatus& rs = rep.releases.emplace_back();
+        rs.step = step.id;
+        rs.name = want.name;
+        rs.namespace_name = want.namespace_name;
+        rs.want_chart = chart_label(want);
         std::string line = "  " + pad(want.name, 15);
         if (it == releases.end()) {
             line += "not installed";
             healthy = false;
         } else {
+            rs.installed = true;
+            rs.status = it->status;
+            rs.chart = it->chart;
             line += pad(it->status, 10) + pad(it->chart, 22);
             if (it->status != "deployed") healthy = false;
+            if (is_stuck_status(it->status))
+                warnings.push_back("release " + want.name + " is " + it->status +
+                                   ": a helm operation never finished; `meshproof up` clears it (rollback or uninstall) "
+                                   "and installs again");
             if (it->chart != chart_label(want)) line += "(spec: " + chart_label(want) + ") ";
             for (const auto& w : workloads) {
                 if (w.release != want.name || w.namespace_name != want.namespace_name) continue;
+                rs.workloads.push_back(w);
                 line += w.name + " " + std::to_string(w.ready) + "/" + std::to_string(w.wanted) + "  ";
                 if (w.ready < w.wanted) healthy = false;
             }
         }
         while (!line.empty() && line.back() == ' ') line.pop_back();
-        s.out << line << "\n";
+        out << line << "\n";
     }
 
     // Gateway address and whether it answers.
@@ -122,16 +247,19 @@ int cmd_status(const CommandOptions& opts, Session& s) {
     if (lab.spec.ingress.service_type == ServiceType::LoadBalancer) {
         std::string why;
         ip = gateway_address(s, plan, &why);
+        rep.gateway_ip = ip;
         if (ip.empty()) {
-            s.out << "gateway: no LoadBalancer address (" << why << ")\n";
+            rep.gateway_error = why;
+            out << "gateway: no LoadBalancer address (" << why << ")\n";
             healthy = false;
         } else {
             const auto r = s.prober.http_get(ip, 15021, "", "/healthz/ready", std::chrono::seconds(3));
+            rep.gateway_answers = r.answered && r.status == 200;
             if (r.answered && r.status == 200) {
-                s.out << "gateway: " << ip << " (answers on 15021)\n";
+                out << "gateway: " << ip << " (answers on 15021)\n";
             } else {
-                s.out << "gateway: " << ip << " (does not answer: " << (r.answered ? "HTTP " + std::to_string(r.status) : r.error)
-                      << ")\n";
+                rep.gateway_probe_error = r.answered ? "HTTP " + std::to_string(r.status) : r.error;
+                out << "gateway: " << ip << " (does not answer: " << rep.gateway_probe_error << ")\n";
                 warnings.push_back("the gateway IP " + ip +
                                    " does not answer from here: MetalLB may assign it without announcing it "
                                    "(L2Advertisement, interfaces, the nodes' LAN)");
@@ -139,18 +267,20 @@ int cmd_status(const CommandOptions& opts, Session& s) {
             }
         }
     } else {
-        s.out << "gateway: Service type " << to_string(lab.spec.ingress.service_type) << " (no LoadBalancer IP)\n";
+        rep.load_balancer = false;
+        out << "gateway: Service type " << to_string(lab.spec.ingress.service_type) << " (no LoadBalancer IP)\n";
     }
     const auto urls = exposed_urls(lab.spec);
+    rep.urls = urls;
     if (!urls.empty()) {
-        s.out << "urls:\n";
+        out << "urls:\n";
         std::string hosts;
         for (const auto& u : urls) {
-            s.out << "  " << pad(u.addon + ":", 12) << u.url << "\n";
+            out << "  " << pad(u.addon + ":", 12) << u.url << "\n";
             const auto start = u.url.find("://") + 3;
             hosts += " " + u.url.substr(start, u.url.find_first_of(":/", start) - start);
         }
-        if (!ip.empty()) s.out << "  (/etc/hosts: " << ip << hosts << ")\n";
+        if (!ip.empty()) out << "  (/etc/hosts: " << ip << hosts << ")\n";
     }
 
     // mTLS mode, from the PeerAuthentications actually in the cluster.
@@ -168,17 +298,18 @@ int cmd_status(const CommandOptions& opts, Session& s) {
             if (ns == "istio-system" && !has_selector) mesh_mode = mode;
             else if (mode == "PERMISSIVE" || mode == "DISABLE") weaker.push_back(ns + "/" + name + " " + mode);
         }
+        rep.mtls_mode = mesh_mode.empty() ? "PERMISSIVE" : mesh_mode;
         if (mesh_mode.empty()) {
-            s.out << "mTLS: PERMISSIVE (no mesh-wide PeerAuthentication: Istio's default)\n";
+            out << "mTLS: PERMISSIVE (no mesh-wide PeerAuthentication: Istio's default)\n";
             warnings.push_back("mTLS is PERMISSIVE: workloads still accept plaintext, which a sniffer can read");
         } else {
-            s.out << "mTLS: " << mesh_mode << " (mesh-wide PeerAuthentication in istio-system)\n";
+            out << "mTLS: " << mesh_mode << " (mesh-wide PeerAuthentication in istio-system)\n";
             if (mesh_mode == "PERMISSIVE" || mesh_mode == "DISABLE" || mesh_mode == "UNSET")
                 warnings.push_back("mTLS is " + mesh_mode + ": workloads still accept plaintext, which a sniffer can read");
         }
         for (const auto& w : weaker) warnings.push_back("PeerAuthentication " + w + " weakens the mesh-wide mode");
     } else {
-        s.out << "mTLS: unknown (Istio CRDs not installed?)\n";
+        out << "mTLS: unknown (Istio CRDs not installed?)\n";
     }
 
     // MetalLB: a pool nobody announces is the classic "IP assigned but unreachable".
@@ -211,7 +342,7 @@ int cmd_status(const CommandOptions& opts, Session& s) {
                                        " has no L2Advertisement (or BGPAdvertisement): its IPs are assigned but never "
                                        "announced");
             }
-            if (pools.empty()) s.out << "metallb: no IPAddressPool\n";
+            if (pools.empty()) out << "metallb: no IPAddressPool\n";
         }
     }
 
@@ -236,17 +367,20 @@ int cmd_status(const CommandOptions& opts, Session& s) {
                 }
             }
         }
-        if (!strategy.empty()) s.out << "kiali: auth strategy " << strategy << (routed ? ", exposed through the gateway" : "") << "\n";
+        rep.kiali_auth = strategy;
+        rep.kiali_routed = routed;
+        if (!strategy.empty()) out << "kiali: auth strategy " << strategy << (routed ? ", exposed through the gateway" : "") << "\n";
         if (strategy == "anonymous" && routed)
             warnings.push_back("Kiali uses anonymous auth and is exposed through the gateway: anyone on the LAN can see "
                                "and change the mesh (set addons.kiali.auth: token)");
     }
 
     if (!warnings.empty()) {
-        s.out << "warnings:\n";
-        for (const auto& w : warnings) s.out << "  - " << w << "\n";
+        out << "warnings:\n";
+        for (const auto& w : warnings) out << "  - " << w << "\n";
     }
-    s.out << (healthy ? "healthy\n" : "not healthy\n");
+    out << (healthy ? "healthy\n" : "not healthy\n");
+    if (opts.json) s.out << status_json(rep, plan);
     return healthy ? kExitOk : kExitFailure;
 }
 

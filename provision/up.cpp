@@ -2,6 +2,7 @@
 // line per step; an unchanged lab gets read-only checks only and "up to date".
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 #include "provision/engine.hpp"
 #include "provision/journal.hpp"
@@ -20,6 +21,43 @@ struct StepOutcome {
     bool interrupted = false;
     std::string message;  // multi-line failure description
 };
+
+std::string argv_value(const std::vector<std::string>& argv, std::string_view flag) {
+    for (std::size_t i = 0; i + 1 < argv.size(); ++i) {
+        if (argv[i] == flag) return argv[i + 1];
+    }
+    return {};
+}
+
+// What the user should know and do after a failed command, beyond "run up again".
+std::string failure_hints(const Step& step, const CommandResult& r, int attempts) {
+    const bool helm = !step.argv.empty() && step.argv[0] == "helm";
+    std::string h;
+    if (r.timed_out) {
+        h += "the command did not finish in time: the API server or the nodes may be slow or unreachable; check with\n"
+             "  kubectl get --raw='/readyz?verbose'   and   kubectl get nodes\n";
+        if (step.release)
+            h += "  (helm --wait also waits for the release's pods: kubectl get pods --namespace " +
+                 step.release->namespace_name + ")\n";
+    } else if (r.term_signal != 0 && !r.interrupted) {
+        h += step.argv.empty() ? std::string() : step.argv[0];
+        h += " was killed before it finished (out of memory? a kill -9?)";
+        if (helm && step.release)
+            h += ": the release may be left pending-install or pending-upgrade, which blocks every later upgrade;\n"
+                 "the next `meshproof up` finds that (helm list) and clears it (helm rollback, or helm uninstall then "
+                 "install) before retrying";
+        h += "\n";
+    } else if (!r.ok() && !r.interrupted && !r.spawn_failed) {
+        const std::string reason = api_error_reason(r);
+        if (attempts > 1) {
+            h += "the API server kept failing with transient errors: check it (kubectl get --raw='/readyz?verbose'),\n"
+                 "then run `meshproof up` again\n";
+        } else if (!reason.empty() && !is_transient_failure(r)) {
+            h += "not retried: the API server answered " + reason + ", which a retry does not fix\n";
+        }
+    }
+    return h;
+}
 
 std::string seconds_text(double secs) {
     char buf[32];
@@ -142,8 +180,61 @@ private:
         o.message = describe_failure(Command{step.argv, std::nullopt, s_.capped(step.timeout), {}}, r.result);
         if (r.attempts > 1)
             o.message += "(gave up after " + std::to_string(r.attempts) + " attempts with transient errors)\n";
+        o.message += failure_hints(step, r.result, r.attempts);
         return o;
     }
+
+public:
+    // A release left pending-* by a helm that never finished: roll back to the last good revision
+    // (pending-upgrade/-rollback), else uninstall it (pending-install: nothing to go back to), the way
+    // helm users clear "another operation (install/upgrade/rollback) is in progress".
+    StepOutcome repair_release(const Step& step, const std::string& status) {
+        StepOutcome o;
+        const HelmRelease& rel = *step.release;
+        std::vector<std::string> argv;
+        std::string action;
+        if (status == "pending-upgrade" || status == "pending-rollback") {
+            auto h = run_command(s_, with_context({"helm", "history", rel.name, "--namespace", rel.namespace_name, "-o", "json"},
+                                                  lab_.plan),
+                                 std::nullopt, std::chrono::seconds(60), step.id);
+            auto node = h.result.ok() ? detail::parse_json(h.result.out) : tl::expected<YAML::Node, std::string>();
+            long current = 0;
+            long good = 0;
+            if (node && node->IsSequence()) {
+                for (const auto& item : *node) {
+                    const long rev = std::strtol(detail::scalar_at(item, {"revision"}).c_str(), nullptr, 10);
+                    const std::string st = detail::scalar_at(item, {"status"});
+                    current = std::max(current, rev);
+                    if ((st == "deployed" || st == "superseded") && rev > good) good = rev;
+                }
+            }
+            if (good > 0 && good < current) {
+                argv = {"helm", "rollback", rel.name, std::to_string(good), "--namespace", rel.namespace_name, "--wait"};
+                if (const auto t = argv_value(step.argv, "--timeout"); !t.empty()) argv.insert(argv.end(), {"--timeout", t});
+                action = "rolling it back to revision " + std::to_string(good);
+            }
+        }
+        if (argv.empty()) {
+            argv = {"helm", "uninstall", rel.name, "--namespace", rel.namespace_name, "--wait"};
+            action = "uninstalling it";
+        }
+        argv = with_context(std::move(argv), lab_.plan);
+        s_.out << "repair: release " << rel.name << " in " << rel.namespace_name << " is " << status
+               << " (a helm killed or interrupted mid-operation leaves it so, and helm refuses to upgrade it): " << action
+               << ", then installing\n";
+        auto r = run_command(s_, argv, std::nullopt, step.timeout, step.id);
+        if (r.result.ok()) {
+            o.ok = true;
+            return o;
+        }
+        o.interrupted = r.result.interrupted;
+        o.message = describe_failure(Command{argv, std::nullopt, s_.capped(step.timeout), {}}, r.result) +
+                    "clear it by hand (helm history " + rel.name + " --namespace " + rel.namespace_name +
+                    "; helm rollback or helm uninstall), then run `meshproof up` again\n";
+        return o;
+    }
+
+private:
 
     StepOutcome run_wait_ip(const Step& step) {
         StepOutcome o;
@@ -266,9 +357,12 @@ int cmd_up(const CommandOptions& opts, Session& outer) {
     auto lab_or = load_lab(opts, outer);
     if (!lab_or) return lab_or.error();
     const Lab& lab = *lab_or;
-    if (auto ok = ensure_private_dir(lab.state_dir); !ok) {
-        outer.err << "state directory: " << ok.error() << "\n";
-        return kExitFailure;
+    // Before anything runs: a journal we cannot write would lose track of what we changed.
+    if (auto ok = check_state_dir_writable(lab.state_dir); !ok) {
+        outer.err << "state directory: " << ok.error()
+                  << "\nnothing was changed; meshproof up records its progress there: make it writable, or choose "
+                     "another with --state-dir DIR or MESHPROOF_STATE_DIR\n";
+        return kExitLocalState;
     }
     CommandLog log(lab.state_dir + "/meshproof.log");
     LoggingRunner logging(outer.runner, log);
@@ -280,8 +374,8 @@ int cmd_up(const CommandOptions& opts, Session& outer) {
 
     auto journal_or = load_journal(lab.state_dir);
     if (!journal_or) {
-        s.err << "journal: " << journal_or.error() << "\n(move it away to start over)\n";
-        return kExitFailure;
+        s.err << "journal: " << journal_or.error() << "\n" << journal_recovery_hint(lab.state_dir);
+        return kExitLocalState;
     }
     Journal& journal = *journal_or;
 
@@ -298,6 +392,11 @@ int cmd_up(const CommandOptions& opts, Session& outer) {
         const auto it = journal.steps.find(steps[i].id);
         done[i] = it != journal.steps.end() && it->second.status == StepStatus::Done &&
                   it->second.fingerprint == step_fingerprint(steps[i]);
+    }
+    for (const auto& [id, status] : pf.stuck) {
+        const Step* st = lab.plan.find(id);
+        s.out << "preflight: release " << st->release->name << " in " << st->release->namespace_name << " is " << status
+              << ": an earlier helm did not finish; " << id << " clears it and runs again\n";
     }
     for (const auto& id : pf.existing) {
         const auto it = journal.steps.find(id);
@@ -321,6 +420,9 @@ int cmd_up(const CommandOptions& opts, Session& outer) {
             s.out << "drift: " << steps[i].id << ": " << why << "\n";
             done[i] = false;
         }
+    }
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+        if (pf.stuck.count(steps[i].id) != 0) done[i] = false;
     }
     // Waits and probes after the first step that runs are re-run: they are what verifies the result.
     const auto first = static_cast<std::size_t>(std::find(done.begin(), done.end(), false) - done.begin());
@@ -352,8 +454,8 @@ int cmd_up(const CommandOptions& opts, Session& outer) {
     journal.state = "running";
     journal.updated_at = utc_now_iso8601();
     if (auto ok = save_journal(lab.state_dir, journal); !ok) {
-        s.err << "journal: " << ok.error() << "\n";
-        return kExitFailure;
+        s.err << "journal: " << ok.error() << "\nnothing was changed\n";
+        return kExitLocalState;
     }
 
     const std::string total = std::to_string(steps.size());
@@ -364,9 +466,12 @@ int cmd_up(const CommandOptions& opts, Session& outer) {
             s.out << prefix << "done earlier\n";
             continue;
         }
-        s.out << prefix << std::flush;
         const auto start = Clock::now();
-        StepOutcome o = s.interrupted() ? StepOutcome{false, true, "interrupted (Ctrl-C)\n"} : exec.run(step);
+        StepOutcome o{true, false, {}};
+        if (const auto stuck = pf.stuck.find(step.id); stuck != pf.stuck.end() && !s.interrupted())
+            o = exec.repair_release(step, stuck->second);
+        s.out << prefix << std::flush;
+        if (o.ok) o = s.interrupted() ? StepOutcome{false, true, "interrupted (Ctrl-C)\n"} : exec.run(step);
         const double secs = std::chrono::duration<double>(Clock::now() - start).count();
         StepRecord rec;
         rec.fingerprint = step_fingerprint(step);
@@ -377,7 +482,13 @@ int cmd_up(const CommandOptions& opts, Session& outer) {
             rec.status = StepStatus::Done;
             journal.steps[step.id] = rec;
             journal.updated_at = rec.finished_at;
-            if (auto ok = save_journal(lab.state_dir, journal); !ok) s.err << "warning: journal: " << ok.error() << "\n";
+            if (auto ok = save_journal(lab.state_dir, journal); !ok) {
+                // Going on would change the cluster without a record; everything done so far is idempotent.
+                s.err << "journal: " << ok.error() << "\nstopped after " << step.id
+                      << ": progress can no longer be recorded. Fix the state directory, then run `meshproof up` "
+                         "again (it re-checks what is installed)\n";
+                return kExitLocalState;
+            }
             continue;
         }
         s.out << (o.interrupted ? "interrupted" : "FAILED") << " after " << seconds_text(secs) << "\n";

@@ -10,6 +10,9 @@ Failure injection, checked before a command runs (first matching rule wins):
     match  substring of the space-joined argv
     times  how many invocations fail (-1: all); decremented and saved
     hang   sleep until killed (writes hang.pid and hang-child.pid: a child in the same group)
+    kill   SIGKILL itself partway: `helm upgrade --install` first records the new revision as
+           pending-install/pending-upgrade (as a real helm killed mid-operation leaves it), other
+           commands die before doing anything; "stderr" is printed first
   env FAKE_FAIL_STEP=<step>   every command of that step fails (real, non-transient error)
   env FAKE_HANG_STEP=<step>   every command of that step hangs
 Other knobs: FAKE_LB_POLLS (default 2: gets of the gateway Service before it has an IP),
@@ -195,7 +198,7 @@ def apply_failures(tool, argv):
         die("Error: injected failure for step %s" % step, 1)
     path = os.path.join(STATE_DIR, "fail.json")
     if not os.path.exists(path):
-        return
+        return None
     with open(path) as f:
         rules = json.load(f)
     joined = " ".join(argv)
@@ -214,7 +217,21 @@ def apply_failures(tool, argv):
                 json.dump(rules, f)
         if rule.get("hang"):
             hang()
+        if rule.get("kill"):
+            # The caller does part of its work, then kill_self() (a helm killed mid-install).
+            return rule
         die(rule.get("stderr", "Error: injected failure"), rule.get("exit", 1))
+    return None
+
+
+def kill_self(rule):
+    """SIGKILL ourselves like the OOM killer or `kill -9` would, after printing the rule's stderr."""
+    import signal
+    if rule.get("stderr"):
+        sys.stderr.write(rule["stderr"] if rule["stderr"].endswith("\n") else rule["stderr"] + "\n")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def cluster_reachable_or_die(tool):

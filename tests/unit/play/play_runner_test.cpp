@@ -15,6 +15,7 @@
 #include "play/play_runner.hpp"
 #include "play/playbook.hpp"
 #include "provision/yaml_util.hpp"
+#include "tests/unit/fake_cluster.hpp"
 
 using namespace meshproof;
 using namespace meshproof::play;
@@ -27,12 +28,7 @@ const std::string kSource = MESHPROOF_SOURCE_DIR;
 const std::string kFakes = kSource + "/tests/fakes";
 const std::string kPcaps = kSource + "/tests/captures/pcaps";
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using test_support::read_file;
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
@@ -44,15 +40,7 @@ public:
     }
 };
 
-struct Call {
-    std::string tool, step, stdin_text;
-    std::vector<std::string> argv;
-    [[nodiscard]] std::string line() const {
-        std::string s = tool;
-        for (const auto& a : argv) s += " " + a;
-        return s;
-    }
-};
+using Call = test_support::FakeCall;
 
 // The fake kubectl has no `rollout restart` and no pods; this shim (first on PATH) answers those two,
 // logging them like the fake does, and hands everything else to tests/fakes/kubectl.
@@ -75,42 +63,17 @@ if pos[:1] == ["get"] and len(pos) > 1 and pos[1].startswith("pods,"):
 os.execv(os.path.join(os.environ["PLAY_TEST_FAKES"], "kubectl"), ["kubectl"] + argv)
 )";
 
-class FakeCluster {
+// The shared fake cluster with the shim first on PATH, and the environment a playbook runs in.
+class FakeCluster : public test_support::FakeClusterBase {
 public:
-    FakeCluster() {
-        char tmpl[] = "/tmp/meshproof-play-fakes-XXXXXX";
-        const char* d = ::mkdtemp(tmpl);
-        REQUIRE(d != nullptr);
-        root = d;
-        k8s = root + "/k8s";
-        state = root + "/state";
+    FakeCluster() : FakeClusterBase("meshproof-play-fakes") {
         out = root + "/out";
-        fs::create_directories(k8s);
         fs::create_directories(root + "/shim");
         std::ofstream(root + "/shim/kubectl") << kKubectlShim;
         ::chmod((root + "/shim/kubectl").c_str(), 0755);
-        static const std::string original_path = std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin";
-        path_ = original_path;
-        set_env("PATH", root + "/shim:" + kFakes + ":" + original_path);
-        set_env("FAKE_K8S_STATE", k8s);
+        put_first_on_path(root + "/shim");
         set_env("PLAY_TEST_FAKES", kFakes);
         set_env("PLAY_TEST_SNAPSHOT", kSource + "/tests/data/k8s/homelab-snapshot.json");
-        for (const char* knob : {"FAKE_FAIL_STEP", "FAKE_HANG_STEP", "FAKE_LB_POLLS", "FAKE_WEBHOOK_WARMUP", "FAKE_NO_CLUSTER",
-                                 "FAKE_NODES_NOT_READY", "FAKE_SERVICE_CIDR", "FAKE_CONTEXT", "MESHPROOF_MANIFESTS_DIR"})
-            ::unsetenv(knob);
-    }
-    ~FakeCluster() {
-        for (const auto& k : set_) ::unsetenv(k.c_str());
-        ::setenv("PATH", path_.c_str(), 1);
-        std::error_code ec;
-        fs::remove_all(root, ec);
-    }
-    FakeCluster(const FakeCluster&) = delete;
-    FakeCluster& operator=(const FakeCluster&) = delete;
-
-    void set_env(const std::string& k, const std::string& v) {
-        ::setenv(k.c_str(), v.c_str(), 1);
-        set_.push_back(k);
     }
 
     PlayEnvironment env() {
@@ -125,36 +88,12 @@ public:
         return e;
     }
 
-    std::vector<Call> calls() const {
-        std::vector<Call> result;
-        std::istringstream in(read_file(k8s + "/calls.log"));
-        std::string line;
-        while (std::getline(in, line)) {
-            auto node = provision::detail::parse_json(line);
-            REQUIRE(node);
-            Call c;
-            c.tool = (*node)["tool"].Scalar();
-            for (const auto& a : (*node)["argv"]) c.argv.push_back(a.Scalar());
-            c.step = (*node)["step"].Scalar();
-            if ((*node)["stdin"].IsScalar()) c.stdin_text = (*node)["stdin"].Scalar();
-            result.push_back(std::move(c));
-        }
-        return result;
-    }
-    YAML::Node fake_state() const {
-        auto node = provision::detail::parse_json(read_file(k8s + "/state.json"));
-        REQUIRE(node);
-        return *node;
-    }
-
-    std::string root, k8s, state, out;
+    std::string out;
     FakeProber prober;
     std::chrono::milliseconds slept{0};
 
 private:
     std::istringstream no_input_;
-    std::string path_;
-    std::vector<std::string> set_;
 };
 
 struct RunResult {

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 
@@ -147,4 +150,68 @@ TEST_CASE("base64") {
     CHECK(base64_encode("fo") == "Zm8=");
     CHECK(base64_encode("foo") == "Zm9v");
     CHECK(base64_encode(std::string("\xff\x00\x10", 3)) == "/wAQ");
+}
+
+TEST_CASE("a torn journal names the line; errno names; writability is tested by writing") {
+    Journal j;
+    j.lab = "homelab";
+    j.steps["istiod"] = {StepStatus::Done, "f1", 1.0, "t", ""};
+    j.steps["kiali"] = {StepStatus::Failed, "f2", 1.0, "t", "exit status 1"};
+    const std::string whole = journal_to_json(j);
+    SUBCASE("cut inside a string: line and column of the damage") {
+        const auto cut = whole.find("\"kiali\"") + 3;
+        const std::string torn = whole.substr(0, cut);
+        auto r = journal_from_json(torn);
+        REQUIRE_FALSE(r);
+        const auto line = std::to_string(std::count(torn.begin(), torn.end(), '\n') + 1);
+        CHECK(r.error().rfind(line + ":", 0) == 0);
+        CHECK(r.error().find("not valid JSON") != std::string::npos);
+    }
+    SUBCASE("cut at every length: never accepted") {
+        for (std::size_t n = 0; n + 1 < whole.size(); ++n) {
+            CAPTURE(n);
+            auto r = journal_from_json(whole.substr(0, n));
+            CHECK_FALSE(r);
+            if (!r) CHECK(std::isdigit(static_cast<unsigned char>(r.error().front())));
+        }
+        CHECK(journal_from_json(whole));
+    }
+    SUBCASE("the file name goes in front: path:line:col") {
+        const std::string dir = temp_dir();
+        std::ofstream(dir + "/journal.json") << whole.substr(0, whole.size() / 2);
+        auto r = load_journal(dir);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().rfind(dir + "/journal.json:", 0) == 0);
+        CHECK(std::isdigit(static_cast<unsigned char>(r.error()[dir.size() + 14])));
+    }
+    SUBCASE("errno_text and check_state_dir_writable") {
+        CHECK(errno_text(EROFS) == "Read-only file system (EROFS)");
+        CHECK(errno_text(EACCES) == "Permission denied (EACCES)");
+        CHECK(errno_text(ENOSPC).find("(ENOSPC)") != std::string::npos);
+        const std::string dir = temp_dir();
+        CHECK(check_state_dir_writable(dir + "/new/lab"));
+        CHECK(mode_of(dir + "/new/lab") == 0700);
+        int files = 0;
+        for (const auto& e : std::filesystem::directory_iterator(dir + "/new/lab")) {
+            (void)e;
+            ++files;
+        }
+        CHECK(files == 0);  // the probe file is gone
+        std::ofstream(dir + "/file") << "x";
+        auto not_dir = check_state_dir_writable(dir + "/file/lab");
+        REQUIRE_FALSE(not_dir);
+        CHECK(not_dir.error().find("Not a directory (ENOTDIR)") != std::string::npos);
+    }
+    SUBCASE("stale temp files of a crashed writer are removed by the next save") {
+        const std::string dir = temp_dir();
+        REQUIRE(save_journal(dir, j));
+        std::ofstream(dir + "/journal.json.tmp.1") << "{\"version\": 1, \"la";
+        std::ofstream(dir + "/other.tmp.1") << "not ours";
+        auto loaded = load_journal(dir);  // the temp file never counts
+        REQUIRE(loaded);
+        CHECK(loaded->steps.size() == 2);
+        REQUIRE(save_journal(dir, j));
+        CHECK_FALSE(std::filesystem::exists(dir + "/journal.json.tmp.1"));
+        CHECK(std::filesystem::exists(dir + "/other.tmp.1"));
+    }
 }

@@ -242,3 +242,38 @@ TEST_CASE("failure description: command (secrets stripped), status, stderr tail"
     CHECK(describe_failure({{"helm"}, std::nullopt, 1s, {}}, spawn).find("could not start: helm: not found on PATH") !=
           std::string::npos);
 }
+
+TEST_CASE("failure description of a child killed by a signal (secrets stripped); a real SIGKILLed child") {
+    CommandResult killed = failed(-1, "creating 12 resource(s)\n");
+    killed.term_signal = SIGKILL;
+    const auto text = describe_failure(
+        {{"helm", "upgrade", "--install", "grafana", "--set", "adminPassword=hunter2"}, std::nullopt, 1s, {}}, killed);
+    CHECK(text.find("command: helm upgrade --install grafana --set 'adminPassword=<redacted>'\n") == 0);
+    CHECK(text.find("hunter2") == std::string::npos);
+    CHECK(text.find("killed by signal 9 (SIGKILL) before it finished\n") != std::string::npos);
+    CHECK(text.find("  creating 12 resource(s)\n") != std::string::npos);
+    CHECK(signal_name(SIGTERM) == "SIGTERM");
+    CHECK(signal_name(64) == "signal 64");
+
+    auto runner = make_process_runner(nullptr);
+    const auto r = runner->run({{"sh", "-c", "echo partial >&2; kill -9 $$"}, std::nullopt, 10s, {}});
+    CHECK_FALSE(r.ok());
+    CHECK(r.term_signal == SIGKILL);
+    CHECK_FALSE(r.timed_out);
+    CHECK(r.err == "partial\n");
+    CHECK_FALSE(is_transient_failure(r));
+}
+
+TEST_CASE("API server errors: the reason is read, and which of them are transient") {
+    CHECK(api_error_reason(failed(1, "Error from server (Forbidden): namespaces is forbidden")) == "Forbidden");
+    CHECK(api_error_reason(failed(1, "Error: UPGRADE FAILED: Error from server (InternalError): etcd")) == "InternalError");
+    CHECK(api_error_reason(failed(1, "Error from server (NotFound")).empty());  // no closing parenthesis
+    CHECK(api_error_reason(failed(1, "error: no objects passed to apply")).empty());
+    CHECK(is_transient_failure(failed(1, "Error from server (InternalError): an error on the server (\"\") has prevented the request from succeeding")));
+    CHECK(is_transient_failure(failed(1, "Error from server (Timeout): the server was unable to return a response in the time allotted")));
+    CHECK(is_transient_failure(failed(1, "Error from server (TooManyRequests): the server has received too many requests")));
+    CHECK(is_transient_failure(failed(1, "Unable to connect to the server: dial tcp 10.0.0.1:6443: connect: no route to host")));
+    CHECK_FALSE(is_transient_failure(failed(1, "Error from server (BadRequest): error when creating \"STDIN\": bad")));
+    CHECK_FALSE(is_transient_failure(failed(1, "Error from server (Invalid): error when creating \"STDIN\": invalid")));
+    CHECK_FALSE(is_transient_failure(failed(1, "Error from server (Unauthorized): the server has asked for the client to provide credentials")));
+}
