@@ -11,6 +11,7 @@
 #include <set>
 
 #include "audit/engine/engine.hpp"
+#include "audit/metrics/audit_metrics.hpp"
 #include "audit/report/report.hpp"
 #include "cli/arg_parser.hpp"
 #include "cli/commands.hpp"
@@ -31,7 +32,8 @@ Reads pcap/pcapng captures and classifies every TCP flow:
   istio-mtls hbone mtls tls plaintext-served plaintext-rejected encrypted-unknown unknown
 
 options:
-  --json                 JSON lines: one object per flow, then one summary object
+  --json                 JSON lines: one object per flow as it finishes, then one summary object
+                         (sorted by first packet instead with --policy/--bundle/--k8s-snapshot)
   --show-secrets         print secrets seen in plaintext (default: redacted)
   --fail-on V[,V...]     exit 3 when any flow has one of these verdicts
   --color WHEN           auto (default), always, never
@@ -96,7 +98,27 @@ int audit_read(const std::vector<std::string>& args) {
     // Snapshot, policy and signing key are loaded before the captures are read: errors come first.
     std::unique_ptr<ComplianceRun> compliance_run;
     if (compliance.any()) compliance_run = std::make_unique<ComplianceRun>(compliance, std::cerr);
+    // --json without compliance flags streams: each flow's line is written when the flow finishes
+    // (completion order, like Zeek's conn.log) and nothing is kept, so memory is bounded by the flow
+    // table whatever the capture's flow count. The table (for people) and the compliance paths
+    // (enrichment, policy, bundle) keep every record and print them sorted by first packet.
+    const bool streaming = json && !compliance_run;
+    cfg.keep_records = !streaming;
     audit::Engine engine(cfg);
+    bool fail_matched = false;
+    std::shared_ptr<prometheus::Registry> registry;
+    std::unique_ptr<audit::AuditMetrics> stream_metrics;
+    if (streaming) {
+        if (metrics.any()) {
+            registry = std::make_shared<prometheus::Registry>();
+            stream_metrics = std::make_unique<audit::AuditMetrics>(registry);
+        }
+        engine.set_sink([&](const audit::FlowRecord& f) {
+            std::cout << audit::flow_to_json(f, ropt) << '\n';
+            if (fail_set.count(f.verdict)) fail_matched = true;
+            if (stream_metrics) stream_metrics->on_flow(f);
+        });
+    }
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     const auto inputs = expand_inputs(files);
@@ -104,11 +126,22 @@ int audit_read(const std::vector<std::string>& args) {
     engine.finish();
 
     const auto& s = engine.summary();
-    if (json && compliance_run) compliance_run->write_json_lines(std::cout, engine.records(), s, ropt);
+    if (streaming) std::cout << audit::summary_to_json(s) << '\n';
+    else if (json && compliance_run) compliance_run->write_json_lines(std::cout, engine.records(), s, ropt);
     else if (json) audit::write_json_lines(std::cout, engine.records(), s, ropt);
     else audit::write_table(std::cout, engine.records(), s, ropt);
     std::cout.flush();
-    const int metrics_rc = export_run_metrics(engine, metrics);
+    int metrics_rc = kExitOk;
+    if (stream_metrics) {
+        stream_metrics->update_from_summary(s);
+        std::string err;
+        if (!audit::export_registry(registry, metrics, err)) {
+            std::cerr << "meshproof: " << err << "\n";
+            metrics_rc = kExitFailure;
+        }
+    } else {
+        metrics_rc = export_run_metrics(engine, metrics);  // nothing to do when streaming without outputs
+    }
     std::vector<std::string> command_line = {"meshproof", "audit", "read"};
     command_line.insert(command_line.end(), args.begin(), args.end());
     const int compliance_rc = compliance_run ? compliance_run->finish(engine.records(), s, ropt, json, inputs,
@@ -123,8 +156,9 @@ int audit_read(const std::vector<std::string>& args) {
         else unreadable = true;
     }
     for (const auto& f : engine.records()) {
-        if (fail_set.count(f.verdict)) return kExitFailOn;
+        if (fail_set.count(f.verdict)) fail_matched = true;
     }
+    if (fail_matched) return kExitFailOn;
     if (metrics_rc != kExitOk) return metrics_rc;
     if (unreadable || compliance_rc == kExitFailure) return kExitFailure;
     if (compliance_rc == kExitPolicyViolations) return kExitPolicyViolations;

@@ -1,6 +1,9 @@
 #include "audit/engine/engine.hpp"
 
 #include <algorithm>
+#include <deque>
+#include <functional>
+#include <unordered_map>
 
 #include "audit/classify/plaintext.hpp"
 #include "audit/classify/tls_parser.hpp"
@@ -31,7 +34,7 @@ struct FlowAnalysis {
 };
 
 // What is left of a flow once its verdict is final: the TcpFlow and classifier state are freed, the
-// counters live in the flow's FlowRecord, and this remembers just enough to count the remaining
+// counters live in the flow's FinalFlow, and this remembers just enough to count the remaining
 // packets per direction, ignore duplicate frames and notice port reuse.
 struct LastPacket {
     double ts = 0;
@@ -47,28 +50,77 @@ bool is_duplicate(const LastPacket& last, const LastPacket& now) {
            last.window == now.window && now.ts >= last.ts && now.ts - last.ts <= 0.001;
 }
 
+// A flow whose verdict is still open: its TCP state and, from the first payload byte, its classifier
+// state (one pointer in FlowState for both: every tracked flow pays for it).
+struct OpenFlow : TcpFlow {
+    using TcpFlow::TcpFlow;
+    std::unique_ptr<FlowAnalysis> analysis;
+};
+
 struct FlowState {
-    std::unique_ptr<TcpFlow> tcp;             // until the verdict is final
-    std::unique_ptr<FlowAnalysis> analysis;   // from the first payload byte until the verdict
-    std::uint32_t record = kNoRecord;         // index into Impl::records once the verdict is final
+    std::unique_ptr<OpenFlow> tcp;            // until the verdict is final
     std::array<LastPacket, 2> last{};         // after the verdict: duplicate-frame filter
+    std::uint32_t record = kNoRecord;         // index into Impl::finals once the verdict is final
+    std::uint32_t vni = 0;
+    std::uint32_t input = 0;
     std::array<bool, 2> fin{};                // after the verdict: FIN seen per direction
     // Closed (FIN both ways or RST) and already reported: the entry lingers until idle expiry only to
     // absorb the last ACKs, which would otherwise look like a new midstream flow.
     bool done = false;
+    bool closed_by_rst = false;               // after the verdict
+    bool client_is_a = true;                  // after the verdict: the client is the key's endpoint a
     Tunnel tunnel = Tunnel::None;
-    std::uint32_t vni = 0;
-    std::uint32_t input = 0;
 };
+
+// A tracked flow whose verdict is final: what the verdict said (shared by every tracked flow that got
+// exactly the same verdict, evidence and summaries: a mesh repeats the same handshake thousands of
+// times) and the counters that still move. With the table entry this is the whole cost of such a flow.
+struct FinalFlow {
+    std::shared_ptr<const FlowRecord> verdict;  // endpoints, counters and times left empty
+    std::array<std::uint64_t, 2> packets{}, bytes{};
+    double first_seen = 0, last_seen = 0;
+    std::uint64_t duplicates = 0, retransmitted_bytes = 0;
+};
+
+// The issue-6 bound (<= 256 bytes per tracked flow with a final verdict), kept by construction.
+static_assert(sizeof(FinalFlow) <= 80, "FinalFlow grew: bytes per tracked flow with a final verdict");
+static_assert(sizeof(FlowState) <= 80, "FlowState grew: every tracked flow pays for it");
+
+void hash_combine(std::size_t& h, std::size_t v) { h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2); }
+
+// Hash of the fields a shared verdict holds; equal verdicts hash equal (same_verdict decides).
+std::size_t verdict_hash(const FlowRecord& r) {
+    const std::hash<std::string> hs;
+    std::size_t h = static_cast<std::size_t>(r.verdict);
+    hash_combine(h, hs(r.protocol));
+    for (const auto& e : r.evidence) hash_combine(h, hs(e));
+    if (r.tls) {
+        if (r.tls->sni) hash_combine(h, hs(*r.tls->sni));
+        hash_combine(h, hs(r.tls->ja4));
+        hash_combine(h, hs(r.tls->ja3));
+    }
+    if (r.plaintext) hash_combine(h, hs(r.plaintext->first_line));
+    for (const auto& sec : r.secrets) hash_combine(h, hs(sec.value));
+    return h;
+}
+
+bool same_verdict(const FlowRecord& a, const FlowRecord& b) {
+    return a.verdict == b.verdict && a.midstream == b.midstream && a.client_basis == b.client_basis &&
+           a.gap == b.gap && a.protocol == b.protocol && a.evidence == b.evidence && a.tls == b.tls &&
+           a.plaintext == b.plaintext && a.secrets == b.secrets;
+}
 
 }  // namespace
 
 struct Engine::Impl {
     EngineConfig cfg;
     FlowTable<FlowState> table;
-    std::vector<FlowRecord> records;       // finished verdicts (slots reused when keep_records is false)
-    std::vector<std::uint32_t> free_slots;
-    std::vector<FlowRecord> finished;      // completed flows, kept for the report
+    std::deque<FinalFlow> finals;          // tracked flows with a final verdict (a deque: no copy on growth)
+    std::vector<std::uint32_t> free_slots; // in finals
+    // Distinct verdicts of tracked flows, by verdict_hash; an entry goes when its last flow completes.
+    std::unordered_multimap<std::size_t, std::shared_ptr<const FlowRecord>> verdicts;
+    std::vector<FlowRecord> finished;      // completed flows, kept for the report (keep_records)
+    std::vector<std::shared_ptr<const std::string>> input_names;  // FlowRecord::source, one per input
     AuditSummary summary;
     FlowSink sink;
     std::uint32_t input_index = 0;
@@ -77,9 +129,9 @@ struct Engine::Impl {
     std::size_t lingering = 0;  // reported flows still in the table (done)
 
     explicit Impl(EngineConfig c) : cfg(c), table(c.max_flows) {
-        table.set_eviction_handler([this](const FlowKey&, FlowState& fs, EvictionReason why) {
+        table.set_eviction_handler([this](const FlowKey& key, FlowState& fs, EvictionReason why) {
             if (why == EvictionReason::Capacity && !fs.done) ++summary.flows_evicted;
-            complete(fs, why == EvictionReason::Capacity);
+            complete(key, fs, why == EvictionReason::Capacity);
             forget(fs);
         });
     }
@@ -118,7 +170,7 @@ struct Engine::Impl {
         const FlowKey key = FlowKey::from_packet(d);
         auto make = [&] {
             FlowState fs;
-            fs.tcp = std::make_unique<TcpFlow>(d, p.ts, cfg.stream);
+            fs.tcp = std::make_unique<OpenFlow>(d, p.ts, cfg.stream);
             fs.tunnel = d.tunnel;
             fs.vni = d.tunnel_vni;
             fs.input = input_index;
@@ -127,7 +179,7 @@ struct Engine::Impl {
         auto res = table.find_or_insert(key, p.ts, make);
         if (!res.inserted && starts_new_connection(*res.value, d)) {
             // Port reuse: the old connection is over, a new one starts on the same 4-tuple.
-            complete(*res.value, false);
+            complete(key, *res.value, false);
             forget(*res.value);
             table.erase(key);
             res = table.find_or_insert(key, p.ts, make);
@@ -144,11 +196,11 @@ struct Engine::Impl {
             return;
         }
         if (!fs.tcp) {
-            last_use = is_plaintext(records[fs.record].verdict) ? Engine::PacketUse::AfterVerdictPlaintext
-                                                                : Engine::PacketUse::AfterVerdictEncrypted;
+            last_use = is_plaintext(finals[fs.record].verdict->verdict) ? Engine::PacketUse::AfterVerdictPlaintext
+                                                                         : Engine::PacketUse::AfterVerdictEncrypted;
             // FIN both ways earlier: this is the last ACK; count it, then report the flow.
             const bool fin_closed = fs.fin[0] && fs.fin[1];
-            if (count_final(fs, d, p.ts) && (fin_closed || records[fs.record].closed_by_rst)) complete(fs, false);
+            if (count_final(key, fs, d, p.ts) && (fin_closed || fs.closed_by_rst)) complete(key, fs, false);
             return;
         }
         last_use = Engine::PacketUse::Inspected;
@@ -158,13 +210,13 @@ struct Engine::Impl {
             ++summary.duplicate_packets;
             return;
         }
-        if (!d.payload.empty() || (d.tcp_flags & (tcp_flags::Fin | tcp_flags::Rst))) analyze(fs);
+        if (!d.payload.empty() || (d.tcp_flags & (tcp_flags::Fin | tcp_flags::Rst))) analyze(key, fs);
         // The verdict became final on this packet: a second copy of it must still count as a duplicate.
         if (!fs.tcp) {
             fs.last[index(dir)] = LastPacket{p.ts, d.seq, d.ack, d.wire_payload_len, d.window, d.tcp_flags, true};
             // Report a reset flow now (dashboards should not wait for the idle timeout); a flow closed
             // by FINs is reported with its last ACK (count_final above).
-            if (records[fs.record].closed_by_rst) complete(fs, false);
+            if (fs.closed_by_rst) complete(key, fs, false);
         }
     }
 
@@ -181,30 +233,30 @@ struct Engine::Impl {
 
     // The hot path once a verdict is final: a direction test, a duplicate test and counters.
     // Returns false for a duplicate frame (not counted).
-    bool count_final(FlowState& fs, const DecodedPacket& d, double ts) {
-        FlowRecord& rec = records[fs.record];
-        const Direction dir = (d.src == rec.client_ip && d.src_port == rec.client_port) ? kC2S : kS2C;
+    bool count_final(const FlowKey& key, FlowState& fs, const DecodedPacket& d, double ts) {
+        FinalFlow& ff = finals[fs.record];
+        const Direction dir = key.is_endpoint_a(d.src, d.src_port) == fs.client_is_a ? kC2S : kS2C;
         LastPacket& last = fs.last[index(dir)];
         const LastPacket now{ts, d.seq, d.ack, d.wire_payload_len, d.window, d.tcp_flags, true};
         if (is_duplicate(last, now)) {
             ++summary.duplicate_packets;
-            ++rec.duplicates;
+            ++ff.duplicates;
             return false;
         }
         last = now;
-        ++rec.packets[index(dir)];
-        rec.bytes[index(dir)] += d.wire_payload_len;
-        rec.last_seen = std::max(rec.last_seen, ts);
-        if (d.tcp_flags & tcp_flags::Rst) rec.closed_by_rst = true;
+        ++ff.packets[index(dir)];
+        ff.bytes[index(dir)] += d.wire_payload_len;
+        ff.last_seen = std::max(ff.last_seen, ts);
+        if (d.tcp_flags & tcp_flags::Rst) fs.closed_by_rst = true;
         if (d.tcp_flags & tcp_flags::Fin) fs.fin[index(dir)] = true;
         return true;
     }
 
     // Decide, as bytes arrive, which classifier owns the flow; finalize as soon as nothing more can
     // be learned (the nDPI/Zeek cutoff), so the rest of the flow costs a lookup and counters.
-    void analyze(FlowState& fs) {
-        if (!fs.analysis) fs.analysis = std::make_unique<FlowAnalysis>();
-        FlowAnalysis& a = *fs.analysis;
+    void analyze(const FlowKey& key, FlowState& fs) {
+        if (!fs.tcp->analysis) fs.tcp->analysis = std::make_unique<FlowAnalysis>();
+        FlowAnalysis& a = *fs.tcp->analysis;
         TcpFlow& tcp = *fs.tcp;
         if (a.mode == FlowAnalysis::Mode::Undecided) {
             const Bytes c2s = tcp.stream(kC2S).data();
@@ -233,17 +285,17 @@ struct Engine::Impl {
             feed_tls(fs);
             const TlsFacts& t = a.tls.facts();
             const bool both_failed = a.tls.failed(kC2S) && a.tls.failed(kS2C);
-            if (t.handshake_visible_complete || both_failed) return finalize(fs);
+            if (t.handshake_visible_complete || both_failed) return finalize(key, fs);
         }
-        if (tcp.closed()) return finalize(fs);
+        if (tcp.closed()) return finalize(key, fs);
         if (a.mode == FlowAnalysis::Mode::Plaintext && (!tcp.stream(kC2S).inspecting() || !tcp.stream(kS2C).inspecting()))
-            return finalize(fs);
+            return finalize(key, fs);
         if (a.mode == FlowAnalysis::Mode::Tls && !tcp.stream(kC2S).inspecting() && !tcp.stream(kS2C).inspecting())
-            return finalize(fs);
+            return finalize(key, fs);
     }
 
     void feed_tls(FlowState& fs) {
-        FlowAnalysis& a = *fs.analysis;
+        FlowAnalysis& a = *fs.tcp->analysis;
         for (Direction d : {kC2S, kS2C}) {
             const Bytes data = fs.tcp->stream(d).data();
             auto& start = a.tls_start[index(d)];
@@ -258,7 +310,7 @@ struct Engine::Impl {
 
     // Plaintext that turns into TLS (SMTP STARTTLS, PostgreSQL SSLRequest, MySQL CLIENT_SSL, SOCKS).
     void look_for_tls_upgrade(FlowState& fs) {
-        FlowAnalysis& a = *fs.analysis;
+        FlowAnalysis& a = *fs.tcp->analysis;
         const Bytes c2s = fs.tcp->stream(kC2S).data();
         constexpr std::size_t kMaxPrelude = 4096;
         // Search only bytes not searched before (a download grows s2c, not c2s), backing up a few
@@ -280,10 +332,64 @@ struct Engine::Impl {
         }
     }
 
-    void finalize(FlowState& fs) {
+    // The verdict is final: keep the flow as a FinalFlow (counters + shared verdict) until it ends.
+    void finalize(const FlowKey& key, FlowState& fs) {
         if (!fs.tcp) return;
-        if (!fs.analysis) fs.analysis = std::make_unique<FlowAnalysis>();  // no payload ever came
-        FlowAnalysis& a = *fs.analysis;
+        FlowRecord rec = judge(fs);
+        fs.client_is_a = key.is_endpoint_a(rec.client_ip, rec.client_port);
+        fs.closed_by_rst = rec.closed_by_rst;
+        FinalFlow ff;
+        ff.packets = rec.packets;
+        ff.bytes = rec.bytes;
+        ff.first_seen = rec.first_seen;
+        ff.last_seen = rec.last_seen;
+        ff.duplicates = rec.duplicates;
+        ff.retransmitted_bytes = rec.retransmitted_bytes;
+        ff.verdict = share_verdict(std::move(rec));
+        if (!free_slots.empty()) {
+            fs.record = free_slots.back();
+            free_slots.pop_back();
+            finals[fs.record] = std::move(ff);
+        } else {
+            fs.record = static_cast<std::uint32_t>(finals.size());
+            finals.push_back(std::move(ff));
+        }
+    }
+
+    // The shared copy of this verdict (endpoints and counters cleared), made on first sight.
+    std::shared_ptr<const FlowRecord> share_verdict(FlowRecord rec) {
+        rec.client_ip = rec.server_ip = IpAddress{};
+        rec.client_port = rec.server_port = 0;
+        rec.packets = rec.bytes = {};
+        rec.first_seen = rec.last_seen = 0;
+        rec.duplicates = rec.retransmitted_bytes = 0;
+        rec.closed_by_rst = false;
+        const std::size_t h = verdict_hash(rec);
+        auto [it, end] = verdicts.equal_range(h);
+        for (; it != end; ++it) {
+            if (same_verdict(*it->second, rec)) return it->second;
+        }
+        return verdicts.emplace(h, std::make_shared<const FlowRecord>(std::move(rec)))->second;
+    }
+
+    // Drops a FinalFlow's verdict, and the shared copy with it when this was its last flow.
+    void release_verdict(FinalFlow& ff) {
+        if (ff.verdict.use_count() == 2) {  // this flow and the verdicts map
+            auto [it, end] = verdicts.equal_range(verdict_hash(*ff.verdict));
+            for (; it != end; ++it) {
+                if (it->second == ff.verdict) {
+                    verdicts.erase(it);
+                    break;
+                }
+            }
+        }
+        ff.verdict.reset();
+    }
+
+    // The flow's whole record from its TcpFlow and classifier state, which are freed.
+    FlowRecord judge(FlowState& fs) {
+        if (!fs.tcp->analysis) fs.tcp->analysis = std::make_unique<FlowAnalysis>();  // no payload ever came
+        FlowAnalysis& a = *fs.tcp->analysis;
         TcpFlow& tcp = *fs.tcp;
         tcp.finish();
         if (a.mode == FlowAnalysis::Mode::Tls) feed_tls(fs);
@@ -332,10 +438,7 @@ struct Engine::Impl {
         rec.client_port = tcp.client_port();
         rec.server_port = tcp.server_port();
         rec.midstream = tcp.midstream();
-        rec.client_basis = std::string(to_string(tcp.client_basis()));
-        rec.tunnel = fs.tunnel;
-        rec.vlan_or_vni = fs.vni;
-        if (fs.input < summary.inputs.size()) rec.source = summary.inputs[fs.input].name;
+        rec.client_basis = to_string(tcp.client_basis());
         for (Direction d : {kC2S, kS2C}) {
             const auto i = index(d);
             rec.gap[i] = tcp.stream(d).has_gap();
@@ -350,16 +453,8 @@ struct Engine::Impl {
         rec.closed_by_rst = tcp.rst_seen();
 
         // From here on the flow costs only counters (count_final).
-        fs.analysis.reset();
         fs.tcp.reset();
-        if (!free_slots.empty()) {
-            fs.record = free_slots.back();
-            free_slots.pop_back();
-            records[fs.record] = std::move(rec);
-        } else {
-            fs.record = static_cast<std::uint32_t>(records.size());
-            records.push_back(std::move(rec));
-        }
+        return rec;
     }
 
     void add_outcomes(const std::string& parser, const OutcomeCounts& c) {
@@ -368,23 +463,44 @@ struct Engine::Impl {
     }
 
     // The flow is over (closed and expired, evicted, or the capture ended): its counters are final.
-    void complete(FlowState& fs, bool evicted) {
+    void complete(const FlowKey& key, FlowState& fs, bool evicted) {
         if (fs.done) return;
-        finalize(fs);
-        FlowRecord& rec = records[fs.record];
+        FlowRecord rec;
+        if (fs.tcp) {
+            rec = judge(fs);  // never tracked with a final verdict: no shared copy needed
+        } else {
+            FinalFlow& ff = finals[fs.record];
+            rec = *ff.verdict;
+            release_verdict(ff);
+            const bool a = fs.client_is_a;
+            rec.client_ip = a ? key.addr_a : key.addr_b;
+            rec.client_port = a ? key.port_a : key.port_b;
+            rec.server_ip = a ? key.addr_b : key.addr_a;
+            rec.server_port = a ? key.port_b : key.port_a;
+            rec.packets = ff.packets;
+            rec.bytes = ff.bytes;
+            rec.first_seen = ff.first_seen;
+            rec.last_seen = ff.last_seen;
+            rec.duplicates = ff.duplicates;
+            rec.retransmitted_bytes = ff.retransmitted_bytes;
+            rec.closed_by_rst = fs.closed_by_rst;
+            free_slots.push_back(fs.record);
+            fs.record = kNoRecord;
+        }
         rec.closed_by_fin = fs.fin[0] && fs.fin[1];
         rec.evicted = evicted;
+        rec.tunnel = fs.tunnel;
+        rec.vlan_or_vni = fs.vni;
+        if (fs.input < input_names.size()) rec.source = input_names[fs.input];
 
         ++summary.flows;
         if (rec.midstream) ++summary.midstream_flows;
         const auto vi = static_cast<std::size_t>(rec.verdict);
         ++summary.verdict_flows[vi];
         summary.verdict_bytes[vi] += rec.bytes[0] + rec.bytes[1];
-        for (const auto& s : rec.secrets) ++summary.secrets_by_kind[s.kind];
+        for (const auto& sec : rec.secrets) ++summary.secrets_by_kind[sec.kind];
         if (sink) sink(rec);
         if (cfg.keep_records) finished.push_back(std::move(rec));
-        free_slots.push_back(fs.record);
-        fs.record = kNoRecord;
         fs.done = true;
         ++lingering;
     }
@@ -398,6 +514,7 @@ void Engine::set_sink(FlowSink sink) { impl_->sink = std::move(sink); }
 void Engine::begin_input(const std::string& name, const std::string& description) {
     impl_->input_index = static_cast<std::uint32_t>(impl_->summary.inputs.size());
     impl_->summary.inputs.push_back(InputSummary{name, description, 0, std::nullopt, ""});
+    impl_->input_names.push_back(std::make_shared<const std::string>(name));
     impl_->input_packets = 0;
 }
 
@@ -425,12 +542,13 @@ void Engine::expire(double now) { impl_->table.expire_idle(now, impl_->cfg.idle_
 void Engine::finish() {
     auto& f = impl_->finished;
     if (impl_->cfg.keep_records) f.reserve(f.size() + impl_->table.size());
-    impl_->table.drain([this](const FlowKey&, FlowState& fs) {
-        impl_->complete(fs, false);
+    impl_->table.drain([this](const FlowKey& key, FlowState& fs) {
+        impl_->complete(key, fs, false);
         impl_->forget(fs);
     });
-    std::vector<FlowRecord>().swap(impl_->records);  // every slot is free now
+    std::deque<FinalFlow>().swap(impl_->finals);  // every slot is free now
     impl_->free_slots.clear();
+    impl_->verdicts.clear();
     // Sort by first packet: order 4-byte indices, then permute in place (sorting FlowRecords
     // directly would need a second buffer of them at the run's memory peak).
     std::vector<std::uint32_t> order(f.size());
@@ -460,6 +578,11 @@ AuditSummary& Engine::summary() {
 }
 const std::vector<FlowRecord>& Engine::records() const { return impl_->finished; }
 std::size_t Engine::active_flows() const { return impl_->table.size() - impl_->lingering; }
+std::size_t Engine::final_flow_bytes() {
+    // Slot + one bucket index (load factor <= 1) + the FinalFlow + its free-list index when reused.
+    return FlowTable<FlowState>::slot_bytes() + sizeof(std::uint32_t) + sizeof(FinalFlow) + sizeof(std::uint32_t);
+}
+std::size_t Engine::shared_verdicts() const { return impl_->verdicts.size(); }
 Engine::PacketUse Engine::last_packet_use() const { return impl_->last_use; }
 
 bool read_capture_files(const std::vector<std::string>& paths, Engine& engine, const std::atomic<bool>* stop) {

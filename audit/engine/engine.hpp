@@ -20,7 +20,9 @@ struct EngineConfig {
     StreamLimits stream{};                 // bytes kept per direction for the classifiers (16 KiB)
     std::size_t max_flows = 262144;        // flow table bound; the least recently used flow is evicted
     double idle_timeout = 300;             // seconds without a packet before a flow is expired (expire())
-    bool keep_records = true;              // keep every finished FlowRecord for the report (false: sink only)
+    // Keep every finished FlowRecord for records() (a sorted report). false: the sink sees each flow
+    // as it finishes and nothing is kept, so memory is bounded by the flow table, not the capture.
+    bool keep_records = true;
 };
 
 class Engine {
@@ -46,9 +48,16 @@ public:
 
     [[nodiscard]] const AuditSummary& summary() const;
     AuditSummary& summary();
-    // Finished flows in order of first packet (after finish()).
+    // Finished flows in order of first packet (after finish()); empty when keep_records is false.
     [[nodiscard]] const std::vector<FlowRecord>& records() const;
     [[nodiscard]] std::size_t active_flows() const;
+
+    // Bytes a tracked flow costs once its verdict is final, by sizeof accounting: its flow-table slot,
+    // its share of the table's buckets and its counters. Its verdict, evidence and summaries are
+    // shared with every tracked flow that has exactly the same ones (not counted here).
+    static std::size_t final_flow_bytes();
+    // Distinct verdicts currently shared by tracked flows (memory accounting and tests).
+    [[nodiscard]] std::size_t shared_verdicts() const;
 
     // What the last on_packet() did with its packet, so the evidence writer (--write) keeps the
     // packets that decided each verdict: Inspected = the flow's verdict was still open.

@@ -133,7 +133,7 @@ std::string flow_to_json(const FlowRecord& f, const ReportOptions& opt) {
     }
     if (f.duplicates) w.field("duplicate_packets", f.duplicates);
     if (f.evicted) w.field("evicted", true);
-    if (!f.source.empty()) w.field("source", f.source);
+    if (f.source && !f.source->empty()) w.field("source", *f.source);
     w.end_object();
     return w.take();
 }

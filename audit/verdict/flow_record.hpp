@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +12,7 @@
 
 #include "audit/decode/packet.hpp"
 #include "common/direction.hpp"
+#include "common/heap_optional.hpp"
 
 namespace meshproof::audit {
 
@@ -40,6 +42,7 @@ struct CertSummary {
     std::vector<std::string> uri_sans, dns_sans;
     std::string not_before, not_after, key_type;
     std::string parse_error;  // non-empty when OpenSSL could not read it
+    friend bool operator==(const CertSummary&, const CertSummary&) = default;
 };
 
 struct TlsSummary {
@@ -63,6 +66,7 @@ struct TlsSummary {
     // What a passive observer could see, in tshark's terms (truth.tsv): "yes", "no", "encrypted",
     // "unknown" (handshake not fully captured); client_cert_state adds "empty".
     std::string cert_request_state, client_cert_state;
+    friend bool operator==(const TlsSummary&, const TlsSummary&) = default;
 };
 
 struct PlaintextSummary {
@@ -70,6 +74,7 @@ struct PlaintextSummary {
     std::string first_line;                    // secrets already replaced
     std::optional<std::string> host;
     std::optional<int> status;
+    friend bool operator==(const PlaintextSummary&, const PlaintextSummary&) = default;
 };
 
 struct SecretFinding {
@@ -77,27 +82,33 @@ struct SecretFinding {
     std::string location;
     Direction direction = Direction::ClientToServer;
     std::string value;                         // raw; printed only with --show-secrets
+    friend bool operator==(const SecretFinding&, const SecretFinding&) = default;
 };
 
+// Kept per finished flow (for the sorted report) and per tracked flow whose verdict is final, so it is
+// kept small: the TLS and plaintext summaries live on the heap only when present, client_basis points
+// at a static literal, and the input name is shared by every flow of that input. The engine shares one
+// copy of identical verdicts between tracked flows: a field decide() sets must also be compared in
+// same_verdict() (audit/engine/engine.cpp).
 struct FlowRecord {
     IpAddress client_ip, server_ip;
     std::uint16_t client_port = 0, server_port = 0;
     bool midstream = false;
-    std::string client_basis;                  // syn, synack, port, content
     Verdict verdict = Verdict::Unknown;
+    std::string_view client_basis;             // syn, synack, port, content (static literals)
     std::string protocol;                      // "tls", "http", "h2c", "grpc", "redis", ... or "unknown"
     std::vector<std::string> evidence;
-    std::optional<TlsSummary> tls;
-    std::optional<PlaintextSummary> plaintext;
+    heap_optional<TlsSummary> tls;
+    heap_optional<PlaintextSummary> plaintext;
     std::vector<SecretFinding> secrets;
     std::array<std::uint64_t, 2> packets{}, bytes{};   // per Direction, bytes = TCP payload on the wire
     double first_seen = 0, last_seen = 0;
-    std::array<bool, 2> gap{};                 // a content gap stopped inspection in that direction
     std::uint64_t duplicates = 0, retransmitted_bytes = 0;
+    std::array<bool, 2> gap{};                 // a content gap stopped inspection in that direction
     bool closed_by_rst = false, closed_by_fin = false, evicted = false;
     Tunnel tunnel = Tunnel::None;
     std::uint32_t vlan_or_vni = 0;
-    std::string source;                        // which input (file name / interface)
+    std::shared_ptr<const std::string> source; // which input (file name / interface); null if none
 };
 
 }  // namespace meshproof::audit
