@@ -340,6 +340,15 @@ ParseOutcome TlsParser::parse_record(Direction dir, DirectionState& st, Bytes re
 
     Bytes body;
     if (!r.bytes(length, body)) {
+        // A handshake message over the limit is TooLarge as soon as its header shows, not once its
+        // record is complete: a full 16 KiB record never fits the default stream limit, so a hello
+        // announcing 16 MiB would otherwise stay NeedMore forever.
+        if (type == kHandshake && st.pending.empty() && !st.tentative_after_ccs) {
+            std::uint8_t message_type = 0;
+            std::uint32_t message_length = 0;
+            if (r.u8(message_type) && r.u24(message_length) && message_length > limits_.max_handshake_message)
+                return ParseOutcome::TooLarge;
+        }
         need_more = true;
         return ParseOutcome::NeedMore;
     }

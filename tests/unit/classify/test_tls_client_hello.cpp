@@ -247,6 +247,32 @@ TEST_CASE("ClientHello with impossible lengths is Malformed, oversized is TooLar
               ParseOutcome::TooLarge);
         CHECK(p.outcomes().get(ParseOutcome::TooLarge) == 1);
     }
+    SUBCASE("16 MiB announced in a full-size record that has not arrived: TooLarge at once") {
+        // 5 + 16384 bytes would never fit a 16 KiB stream buffer; the handshake header is enough.
+        Buf msg;
+        put8(msg, 1);
+        put24(msg, 0xfffffc);
+        put(msg, filled(100, 7));
+        Buf rec = handshake_record(msg);
+        rec[3] = 0x40;  // record length 16384, of which only 104 bytes are here
+        rec[4] = 0x00;
+        TlsParser p;
+        CHECK(p.feed(Direction::ClientToServer, rec) == ParseOutcome::TooLarge);
+        CHECK(p.outcomes().get(ParseOutcome::TooLarge) == 1);
+        CHECK(p.outcomes().get(ParseOutcome::NeedMore) == 0);
+    }
+    SUBCASE("a large but allowed message in an incomplete record is still NeedMore") {
+        Buf msg;
+        put8(msg, 11);  // Certificate
+        put24(msg, 20000);
+        put(msg, filled(100, 7));
+        Buf rec = handshake_record(msg);
+        rec[3] = 0x40;
+        rec[4] = 0x00;
+        TlsParser p;
+        CHECK(p.feed(Direction::ClientToServer, rec) == ParseOutcome::NeedMore);
+        CHECK_FALSE(p.failed(Direction::ClientToServer));
+    }
     SUBCASE("record length over 2^14 + 2048") {
         Buf rec = {22, 3, 1, 0x48, 0x01};
         TlsParser p;
