@@ -5,8 +5,11 @@
 #include "audit/capture/live_source.hpp"
 
 #include <grp.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <pwd.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
 #include <pcap/pcap.h>
@@ -38,7 +41,7 @@ std::string activate_error(int rc, const std::string& iface, pcap_t* p) {
             return "interface '" + iface + "' not found (list interfaces with `ip link`): " + detail;
         case PCAP_ERROR_PERM_DENIED:
             return "capture on '" + iface + "' not permitted: run as root or give the binary CAP_NET_RAW "
-                   "(setcap cap_net_raw,cap_net_admin=eip): " + detail;
+                   "(setcap cap_net_raw,cap_net_admin=p): " + detail;
         case PCAP_ERROR_PROMISC_PERM_DENIED:
             return "promiscuous mode on '" + iface + "' not permitted: " + detail;
         case PCAP_ERROR_IFACE_NOT_UP:
@@ -60,10 +63,70 @@ std::string activate_warning(int rc, pcap_t* p) {
     }
 }
 
-// setgroups/setgid/setuid to `user`, then check it took and cannot be undone (as tcpdump -Z does).
+// The process's capability sets through the raw syscalls (no libcap): version 3 = two 32-bit words.
+struct CapabilitySets {
+    std::uint64_t effective = 0, permitted = 0, inheritable = 0;
+};
+
+bool read_capabilities(CapabilitySets& out) {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {};
+    if (syscall(SYS_capget, &header, data) != 0) return false;
+    auto join = [](std::uint32_t lo, std::uint32_t hi) { return (std::uint64_t{hi} << 32) | lo; };
+    out.effective = join(data[0].effective, data[1].effective);
+    out.permitted = join(data[0].permitted, data[1].permitted);
+    out.inheritable = join(data[0].inheritable, data[1].inheritable);
+    return true;
+}
+
+// A binary given its capabilities as permitted only (setcap cap_net_raw,cap_net_admin=p: the kernel
+// then never refuses to exec it where the pod lacks them) must raise them itself before activation.
+void raise_permitted_capabilities() {
+    CapabilitySets now;
+    if (geteuid() == 0 || !read_capabilities(now) || now.permitted == 0 || now.effective == now.permitted) return;
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {};
+    for (int i = 0; i < 2; ++i) {
+        const auto word = [i](std::uint64_t v) { return static_cast<std::uint32_t>(v >> (32 * i)); };
+        data[i].effective = word(now.permitted);
+        data[i].permitted = word(now.permitted);
+        data[i].inheritable = word(now.inheritable);
+    }
+    // On failure activation says "not permitted", which is the message that helps.
+    syscall(SYS_capset, &header, data);
+}
+
+// Empties the effective, permitted and inheritable sets (and the ambient set), then checks they are empty.
+bool drop_all_capabilities(std::string& err) {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {};
+    // EINVAL on kernels without ambient capabilities (< 4.3): nothing to clear there.
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    if (syscall(SYS_capset, &header, data) != 0) {
+        err = std::string("cannot drop capabilities: ") + std::strerror(errno);
+        return false;
+    }
+    CapabilitySets now;
+    if (!read_capabilities(now) || now.effective || now.permitted || now.inheritable) {
+        err = "capabilities still held after dropping them; refusing to go on";
+        return false;
+    }
+    return true;
+}
+
+// No execve from here on can gain privileges (setuid binaries, file capabilities).
+void forbid_new_privileges() { prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); }
+
+// Started as root: setgroups/setgid/setuid to `user`, then check it took and cannot be undone (as
+// tcpdump -Z does). Started non-root (file capabilities): drop every capability, keep the uid.
 bool drop_privileges(const std::string& user, std::string& note, std::string& err) {
     if (geteuid() != 0) {
-        note = "not started as root: running as uid " + std::to_string(getuid());
+        CapabilitySets before;
+        const bool had = read_capabilities(before) && (before.effective || before.permitted);
+        if (!drop_all_capabilities(err)) return false;
+        forbid_new_privileges();
+        note = "not started as root: running as uid " + std::to_string(getuid()) +
+               (had ? ", all capabilities dropped" : ", no capabilities held");
         return true;
     }
     passwd pw{};
@@ -92,6 +155,9 @@ bool drop_privileges(const std::string& user, std::string& note, std::string& er
         err = "privilege drop to user " + user + " can be undone (setuid(0) succeeded); refusing to go on";
         return false;
     }
+    // setuid away from root clears the capability sets unless SECBIT_KEEP_CAPS was set: make sure.
+    if (!drop_all_capabilities(err)) return false;
+    forbid_new_privileges();
     note = "dropped privileges to uid " + std::to_string(uid) + " (" + user + "), gid " + std::to_string(gid);
     return true;
 }
@@ -140,6 +206,29 @@ public:
         return SourceStatus::Timeout;
     }
 
+    SourceStatus dispatch(int max_packets, PacketSink& sink) override {
+        if (error_) return SourceStatus::Error;
+        if (ended_) return end_status_;
+        if (!draining_ && stop_flag_ && stop_flag_->load(std::memory_order_relaxed)) begin_drain(SourceStatus::Interrupted);
+        DispatchContext ctx{this, &sink, {}, 0};
+        ctx.packet.link_type = link_type_;
+        for (int attempt = 0; attempt < 2; ++attempt) {
+            // libpcap hands each ring block back to the kernel once its packets went through the
+            // callback, so the sink sees the bytes in place and nothing is copied.
+            const int rc = pcap_dispatch(pcap_, max_packets, &DispatchContext::on_packet,
+                                         static_cast<u_char*>(static_cast<void*>(&ctx)));
+            if (ctx.delivered > 0) return SourceStatus::Packet;  // also after a breakloop from the sink
+            if (rc < 0 && rc != PCAP_ERROR_BREAK) return fail(rc);
+            if (attempt == 1) break;
+            if (!wait_readable()) break;
+        }
+        if (draining_ && Clock::now() >= drain_deadline_) {
+            ended_ = true;
+            return end_status_;
+        }
+        return SourceStatus::Timeout;
+    }
+
     [[nodiscard]] const std::optional<SourceError>& error() const override { return error_; }
     [[nodiscard]] std::string describe() const override {
         std::string d = "interface " + opt_.interface + " (" + link_name(link_type_);
@@ -169,6 +258,25 @@ public:
 
 private:
     friend std::unique_ptr<LiveSource> LiveSource::open(const LiveOptions&, SourceError&);
+
+    // What pcap_dispatch's callback needs; passed through libpcap's u_char* user argument.
+    struct DispatchContext {
+        PcapLiveSource* self;
+        PacketSink* sink;
+        RawPacket packet;
+        std::uint64_t delivered;
+
+        static void on_packet(u_char* user, const pcap_pkthdr* hdr, const u_char* data) {
+            auto* ctx = static_cast<DispatchContext*>(static_cast<void*>(user));
+            RawPacket& p = ctx->packet;
+            p.ts = static_cast<double>(hdr->ts.tv_sec) + static_cast<double>(hdr->ts.tv_usec) * 1e-6;
+            p.data = Bytes(data, hdr->caplen);
+            p.wire_len = hdr->len;
+            p.number = ++ctx->self->delivered_;
+            ++ctx->delivered;
+            if (!ctx->sink->on_packet(p)) pcap_breakloop(ctx->self->pcap_);
+        }
+    };
 
     void begin_drain(SourceStatus why) {
         draining_ = true;
@@ -229,6 +337,7 @@ std::unique_ptr<LiveSource> LiveSource::open(const LiveOptions& opt, SourceError
         return nullptr;
     };
     if (opt.interface.empty()) return fail("no interface given");
+    raise_permitted_capabilities();
     char errbuf[PCAP_ERRBUF_SIZE] = {};
     pcap_t* raw = pcap_create(opt.interface.c_str(), errbuf);
     if (!raw) return fail("cannot capture on '" + opt.interface + "': " + errbuf);

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/byte_reader.hpp"
 
@@ -35,6 +36,9 @@ public:
     virtual SourceStatus next(RawPacket& out) = 0;
     [[nodiscard]] virtual const std::optional<SourceError>& error() const = 0;
     [[nodiscard]] virtual std::string describe() const = 0;  // the format: "EN10MB (1), nanosecond timestamps"
+    // What the reader noticed and worked around, one line each (e.g. a second capture file glued on
+    // at a record boundary, read on with its own header); describe() ends with them.
+    [[nodiscard]] virtual std::vector<std::string> notes() const { return {}; }
 };
 
 // Opens a capture file. On failure returns nullptr and fills `err`.

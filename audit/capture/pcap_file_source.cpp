@@ -5,8 +5,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iterator>
+#include <array>
+#include <span>
+#include <vector>
 
 #include "audit/capture/packet_source.hpp"
 #include "audit/capture/pcapng_reader.hpp"
@@ -21,128 +22,300 @@ std::string link_name(int dlt) {
     return n ? std::string(n) + " (" + std::to_string(dlt) + ")" : std::to_string(dlt);
 }
 
-class PcapFileSource final : public PacketSource {
-public:
-    PcapFileSource(pcap_t* p, std::string path, bool classic, std::unique_ptr<char[]> buffer)
-        : pcap_(p), path_(std::move(path)), classic_(classic), buffer_(std::move(buffer)) {
-        link_type_ = pcap_datalink(pcap_);
-        nano_ = pcap_get_tstamp_precision(pcap_) == PCAP_TSTAMP_PRECISION_NANO;
-    }
-    ~PcapFileSource() override {
-        if (pcap_) pcap_close(pcap_);  // also closes the FILE, before buffer_ goes
-    }
-    PcapFileSource(const PcapFileSource&) = delete;
-    PcapFileSource& operator=(const PcapFileSource&) = delete;
+constexpr std::size_t kStdioBuffer = 1 << 20;  // one read() per MiB instead of one per 4 KiB
 
-    SourceStatus next(RawPacket& out) override {
-        if (fallback_) return next_fallback(out);
-        if (error_) return SourceStatus::Error;
-        // Classic pcap: records follow each other, so the offset is arithmetic (an ftell per packet is
-        // an lseek system call). pcapng blocks are not visible through libpcap: ask the FILE.
-        const long offset = classic_ ? static_cast<long>(next_offset_) : std::ftell(pcap_file(pcap_));
-        pcap_pkthdr* hdr = nullptr;
-        const u_char* data = nullptr;
-        const int rc = pcap_next_ex(pcap_, &hdr, &data);
-        if (rc == 1) {
-            out.ts = static_cast<double>(hdr->ts.tv_sec) +
-                     static_cast<double>(hdr->ts.tv_usec) * (nano_ ? 1e-9 : 1e-6);
-            out.link_type = link_type_;
-            out.data = Bytes(data, hdr->caplen);
-            out.wire_len = hdr->len;
-            out.number = ++delivered_;
-            out.file_offset = offset < 0 ? 0 : static_cast<std::uint64_t>(offset);
-            next_offset_ += 16 + hdr->caplen;
-            return SourceStatus::Packet;
-        }
-        if (rc == PCAP_ERROR_BREAK) return SourceStatus::End;
-        std::string msg = pcap_geterr(pcap_);
-        if (msg.find("different from the type of the first interface") != std::string::npos && switch_to_fallback()) {
-            return next_fallback(out);
-        }
-        const bool truncated = msg.find("truncated") != std::string::npos;
-        error_ = SourceError{path_ + ": packet " + std::to_string(delivered_ + 1) + " at byte offset " +
-                                 std::to_string(offset < 0 ? 0 : offset) + ": " + msg,
-                             truncated ? SourceError::Kind::Truncated : SourceError::Kind::Corrupt};
-        return SourceStatus::Error;
-    }
+// Reads exactly out.size() bytes at `offset` of `path` without touching libpcap's FILE (rare: only
+// when looking for a second capture file header).
+bool read_at(const std::string& path, std::uint64_t offset, std::span<std::uint8_t> out) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) return false;
+    const bool ok = fseeko(f, static_cast<off_t>(offset), SEEK_SET) == 0 && std::fread(out.data(), 1, out.size(), f) == out.size();
+    std::fclose(f);
+    return ok;
+}
 
-    [[nodiscard]] const std::optional<SourceError>& error() const override {
-        return fallback_ ? fallback_->error() : error_;
-    }
-    [[nodiscard]] std::string describe() const override {
-        return fallback_ ? "pcapng, " + std::to_string(fallback_->interface_count()) + " interfaces, mixed link types"
-                         : link_name(link_type_) + (nano_ ? ", nanosecond timestamps" : "");
-    }
+// A classic pcap file header that libpcap would accept: a magic and major version 2.
+bool pcap_file_header_at(const std::string& path, std::uint64_t offset) {
+    std::array<std::uint8_t, 24> head{};
+    if (!read_at(path, offset, head)) return false;
+    const Bytes b(head);
+    if (capture_magic(b) != CaptureMagic::Pcap) return false;
+    // The version's byte order follows the magic's: d4 c3 / 4d 3c first = little-endian.
+    const bool little = head[0] == 0xD4 || head[0] == 0x4D;
+    std::uint16_t major = 0;
+    ByteReader r(b.subspan(4, 2));
+    if (little) r.u16le(major);
+    else r.u16(major);
+    return major == 2;
+}
 
-private:
-    // libpcap cannot go on; re-read the file with our reader and skip what was already delivered.
-    bool switch_to_fallback() {
-        std::ifstream in(path_, std::ios::binary);
-        if (!in) return false;
-        std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        fallback_ = std::make_unique<PcapngReader>(std::move(bytes), path_);
-        RawPacket skip;
-        for (std::uint64_t i = 0; i < delivered_; ++i) {
-            if (fallback_->next(skip) != SourceStatus::Packet) return false;
-        }
-        return true;
+// One capture file inside the file: usually the only one, more when files were glued (cat a b).
+struct Segment {
+    pcap_t* pcap = nullptr;
+    std::unique_ptr<char[]> buffer;  // stdio buffer of the segment's FILE, freed after pcap_close
+    ~Segment() {
+        if (pcap) pcap_close(pcap);  // also closes the FILE, before buffer goes
     }
-    SourceStatus next_fallback(RawPacket& out) {
-        const SourceStatus s = fallback_->next(out);
-        if (s == SourceStatus::Packet) delivered_ = out.number;
-        return s;
-    }
-
-    pcap_t* pcap_ = nullptr;
-    std::string path_;
-    bool classic_ = false;
-    std::uint64_t next_offset_ = 24;  // classic pcap: after the file header
-    std::unique_ptr<char[]> buffer_;  // stdio buffer of the capture FILE
-    int link_type_ = 0;
-    bool nano_ = false;
-    std::uint64_t delivered_ = 0;
-    std::optional<SourceError> error_;
-    std::unique_ptr<PcapngReader> fallback_;
 };
 
-}  // namespace
-
-std::unique_ptr<PacketSource> open_capture_file(const std::string& path, SourceError& err) {
+// Opens the capture that starts at `offset` of `path` through libpcap.
+std::unique_ptr<Segment> open_segment(const std::string& path, std::uint64_t offset, SourceError& err) {
     errno = 0;
     FILE* file = std::fopen(path.c_str(), "rb");
     if (!file) {
         err = SourceError{path + ": cannot open: " + std::strerror(errno), SourceError::Kind::Open};
         return nullptr;
     }
-    // A 1 MiB stdio buffer: one read() per MiB instead of one per 4 KiB.
-    constexpr std::size_t kBuffer = 1 << 20;
-    auto buffer = std::make_unique<char[]>(kBuffer);
-    std::setvbuf(file, buffer.get(), _IOFBF, kBuffer);
-    unsigned char magic[4] = {};
-    const bool have_magic = std::fread(magic, 1, 4, file) == 4;
-    std::rewind(file);
-    const bool classic = have_magic && !(magic[0] == 0x0a && magic[1] == 0x0d && magic[2] == 0x0d && magic[3] == 0x0a);
+    auto seg = std::make_unique<Segment>();
+    seg->buffer = std::make_unique<char[]>(kStdioBuffer);
+    std::setvbuf(file, seg->buffer.get(), _IOFBF, kStdioBuffer);
+    if (offset > 0 && fseeko(file, static_cast<off_t>(offset), SEEK_SET) != 0) {
+        std::fclose(file);
+        err = SourceError{path + ": cannot seek to byte offset " + std::to_string(offset), SourceError::Kind::Open};
+        return nullptr;
+    }
     char errbuf[PCAP_ERRBUF_SIZE] = {};
-    pcap_t* p = pcap_fopen_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_NANO, errbuf);
-    if (!p) {
+    seg->pcap = pcap_fopen_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+    if (!seg->pcap) {
         std::fclose(file);
         std::string msg = errbuf;
         const bool not_capture = msg.find("unknown file format") != std::string::npos ||
                                  msg.find("truncated dump file") != std::string::npos ||
                                  msg.find("file is empty") != std::string::npos;
-        err = SourceError{path + ": " + (not_capture ? "not a pcap/pcapng capture (byte offset 0): " : "") + msg,
+        const std::string where = "byte offset " + std::to_string(offset);
+        err = SourceError{path + ": " + (not_capture ? "not a pcap/pcapng capture (" + where + "): " : where + ": ") + msg,
                           not_capture ? SourceError::Kind::NotACapture : SourceError::Kind::Open};
         return nullptr;
     }
-    const int dlt = pcap_datalink(p);
+    const int dlt = pcap_datalink(seg->pcap);
     if (!is_supported_link_type(dlt)) {
         err = SourceError{path + ": unsupported link type " + link_name(dlt) +
+                              (offset ? " in the capture starting at byte offset " + std::to_string(offset) : std::string()) +
                               " (supported: Ethernet, Linux cooked SLL/SLL2, raw IPv4/IPv6, BSD loopback)",
                           SourceError::Kind::UnsupportedLinkType};
-        pcap_close(p);
         return nullptr;
     }
-    return std::make_unique<PcapFileSource>(p, path, classic, std::move(buffer));
+    return seg;
+}
+
+// A pcapng section header with no interface description: libpcap refuses to open it, yet it is a
+// well-formed capture of nothing (as a 24-byte classic pcap is).
+class EmptySource final : public PacketSource {
+public:
+    SourceStatus next(RawPacket&) override { return SourceStatus::End; }
+    [[nodiscard]] const std::optional<SourceError>& error() const override { return error_; }
+    [[nodiscard]] std::string describe() const override { return "pcapng, no interfaces"; }
+
+private:
+    std::optional<SourceError> error_;
+};
+
+class PcapFileSource final : public PacketSource {
+public:
+    PcapFileSource(std::string path, std::unique_ptr<Segment> first, bool classic)
+        : path_(std::move(path)) {
+        use_segment(std::move(first), 0, classic);
+        first_description_ = segment_description();
+    }
+
+    SourceStatus next(RawPacket& out) override {
+        while (true) {
+            if (error_) return SourceStatus::Error;
+            if (fallback_) {
+                const SourceStatus s = fallback_->next(out);
+                if (s == SourceStatus::Packet) delivered_ = out.number;
+                if (s != SourceStatus::End || !fallback_->next_capture_at()) return s;
+                const std::uint64_t at = *fallback_->next_capture_at();
+                fallback_.reset();
+                if (!start_next_capture(at)) return SourceStatus::Error;
+                continue;
+            }
+            // Classic pcap: records follow each other, so the offset is arithmetic (an ftell per
+            // packet is an lseek system call). pcapng blocks are not visible through libpcap: ask the FILE.
+            const long offset = classic_ ? static_cast<long>(next_offset_) : std::ftell(pcap_file(seg_->pcap));
+            const std::uint64_t at = offset < 0 ? 0 : static_cast<std::uint64_t>(offset);
+            pcap_pkthdr* hdr = nullptr;
+            const u_char* data = nullptr;
+            const int rc = pcap_next_ex(seg_->pcap, &hdr, &data);
+            if (rc == 1) {
+                // A second classic file header reads as a record of length 0 whose time is the magic.
+                if (hdr->caplen == 0 && classic_ && looks_like_magic(hdr) && pcap_file_header_at(path_, at)) {
+                    if (!start_next_capture(at)) return SourceStatus::Error;
+                    continue;
+                }
+                out.ts = static_cast<double>(hdr->ts.tv_sec) +
+                         static_cast<double>(hdr->ts.tv_usec) * (nano_ ? 1e-9 : 1e-6);
+                out.link_type = link_type_;
+                out.data = Bytes(data, hdr->caplen);
+                out.wire_len = hdr->len;
+                out.number = ++delivered_;
+                out.file_offset = at;
+                next_offset_ += 16 + hdr->caplen;
+                return SourceStatus::Packet;
+            }
+            if (rc == PCAP_ERROR_BREAK) return SourceStatus::End;
+            std::string msg = pcap_geterr(seg_->pcap);
+            if (msg.find("different from the type of the first interface") != std::string::npos) {
+                if (switch_to_fallback()) continue;
+                return SourceStatus::Error;
+            }
+            if (const auto next_capture = glued_capture_after(at)) {
+                if (!start_next_capture(*next_capture)) return SourceStatus::Error;
+                continue;
+            }
+            const bool truncated = msg.find("truncated") != std::string::npos;
+            error_ = SourceError{path_ + ": packet " + std::to_string(delivered_ + 1) + " at byte offset " +
+                                     std::to_string(at) + ": " + msg,
+                                 truncated ? SourceError::Kind::Truncated : SourceError::Kind::Corrupt};
+            return SourceStatus::Error;
+        }
+    }
+
+    [[nodiscard]] const std::optional<SourceError>& error() const override {
+        return fallback_ && fallback_->error() ? fallback_->error() : error_;
+    }
+    [[nodiscard]] std::string describe() const override {
+        std::string d = captures_ > 1 ? first_description_ : segment_description();
+        for (const auto& n : notes_) d += "; " + n;
+        return d;
+    }
+    [[nodiscard]] std::vector<std::string> notes() const override { return notes_; }
+
+private:
+    void use_segment(std::unique_ptr<Segment> seg, std::uint64_t start, bool classic) {
+        seg_ = std::move(seg);
+        segment_start_ = start;
+        segment_first_packet_ = delivered_;
+        classic_ = classic;
+        next_offset_ = start + 24;
+        link_type_ = pcap_datalink(seg_->pcap);
+        nano_ = pcap_get_tstamp_precision(seg_->pcap) == PCAP_TSTAMP_PRECISION_NANO;
+        big_endian_ = false;
+        if (!classic) {
+            std::array<std::uint8_t, 12> shb{};
+            big_endian_ = read_at(path_, start, shb) && shb[8] == 0x1A;
+        }
+        ++captures_;
+    }
+    [[nodiscard]] std::string segment_description() const {
+        if (fallback_) return "pcapng, " + std::to_string(fallback_->interface_count()) + " interfaces, mixed link types";
+        return link_name(link_type_) + (nano_ ? ", nanosecond timestamps" : "");
+    }
+
+    static bool looks_like_magic(const pcap_pkthdr* hdr) {
+        // libpcap reads the field as a signed 32-bit value: compare its low 32 bits.
+        const auto sec = static_cast<std::uint32_t>(hdr->ts.tv_sec);
+        return sec == 0xA1B2C3D4 || sec == 0xD4C3B2A1 || sec == 0xA1B23C4D || sec == 0x4D3CB2A1;
+    }
+
+    // libpcap stopped at `at`. If the bytes there (classic pcap), or after the intact pcapng blocks
+    // from there, are another capture file header, returns its offset.
+    std::optional<std::uint64_t> glued_capture_after(std::uint64_t at) const {
+        if (classic_) {
+            std::array<std::uint8_t, 4> head{};
+            if (!read_at(path_, at, head)) return std::nullopt;
+            const CaptureMagic m = capture_magic(Bytes(head));
+            if (m == CaptureMagic::Pcapng || (m == CaptureMagic::Pcap && pcap_file_header_at(path_, at))) return at;
+            return std::nullopt;
+        }
+        std::uint64_t pos = at;
+        for (int blocks = 0; blocks < 4096; ++blocks) {
+            std::array<std::uint8_t, 12> head{};
+            if (!read_at(path_, pos, head)) return std::nullopt;
+            const CaptureMagic m = capture_magic(Bytes(head));
+            if (m == CaptureMagic::Pcap) return pcap_file_header_at(path_, pos) ? std::optional(pos) : std::nullopt;
+            if (m == CaptureMagic::Pcapng && pos > segment_start_) return pos;  // libpcap refused this section
+            PcapngBlockHeader h;
+            if (parse_pcapng_block_header(Bytes(head), big_endian_, h) != ParseOutcome::Ok) return std::nullopt;
+            pos += h.total_length;
+        }
+        return std::nullopt;
+    }
+
+    // Goes on with the capture file whose header is at `at`, noting it; false (error_ set) if it
+    // cannot be read.
+    bool start_next_capture(std::uint64_t at) {
+        std::array<std::uint8_t, 4> head{};
+        const bool classic = read_at(path_, at, head) && capture_magic(Bytes(head)) == CaptureMagic::Pcap;
+        SourceError err;
+        auto seg = open_segment(path_, at, err);
+        if (!seg) {
+            std::string detail = err.message;
+            if (detail.rfind(path_ + ": ", 0) == 0) detail.erase(0, path_.size() + 2);
+            error_ = SourceError{path_ + ": packet " + std::to_string(delivered_ + 1) + " at byte offset " +
+                                     std::to_string(at) + ": another capture file starts here but cannot be read: " + detail,
+                                 SourceError::Kind::Corrupt};  // part-way: the packets before were read
+            return false;
+        }
+        fallback_.reset();
+        use_segment(std::move(seg), at, classic);
+        notes_.push_back("another capture file starts at byte offset " + std::to_string(at) + " (after packet " +
+                         std::to_string(delivered_) + "), read on as " + segment_description());
+        return true;
+    }
+
+    // libpcap cannot go on (mixed link types); re-read this capture with our streaming reader and
+    // skip what was already delivered.
+    bool switch_to_fallback() {
+        std::FILE* f = std::fopen(path_.c_str(), "rb");
+        if (!f || fseeko(f, static_cast<off_t>(segment_start_), SEEK_SET) != 0) {
+            if (f) std::fclose(f);
+            error_ = SourceError{path_ + ": cannot reopen for the pcapng reader", SourceError::Kind::Open};
+            return false;
+        }
+        fallback_ = std::make_unique<PcapngReader>(f, segment_start_, segment_first_packet_, path_);
+        RawPacket skip;
+        while (skip.number < delivered_) {
+            if (fallback_->next(skip) != SourceStatus::Packet) {
+                if (!fallback_->error())
+                    error_ = SourceError{path_ + ": packet " + std::to_string(delivered_ + 1) + ": pcapng reader lost its place",
+                                         SourceError::Kind::Corrupt};
+                return false;
+            }
+        }
+        return true;
+    }
+
+    std::string path_;
+    std::unique_ptr<Segment> seg_;
+    std::uint64_t segment_start_ = 0;
+    std::uint64_t segment_first_packet_ = 0;  // packets delivered before this segment
+    bool classic_ = false;
+    bool big_endian_ = false;                 // pcapng segment: its first section's byte order
+    std::uint64_t next_offset_ = 24;          // classic pcap: the next record
+    int link_type_ = 0;
+    bool nano_ = false;
+    std::uint64_t delivered_ = 0;
+    int captures_ = 0;
+    std::string first_description_;
+    std::vector<std::string> notes_;
+    std::optional<SourceError> error_;
+    std::unique_ptr<PcapngReader> fallback_;
+};
+
+// Just a pcapng section header (and maybe blocks that describe no interface): nothing to read.
+bool pcapng_without_interfaces(const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) return false;
+    PcapngReader reader(f, 0, 0, path);
+    RawPacket p;
+    return reader.next(p) == SourceStatus::End && !reader.error() && reader.interface_count() == 0 &&
+           !reader.next_capture_at();
+}
+
+}  // namespace
+
+std::unique_ptr<PacketSource> open_capture_file(const std::string& path, SourceError& err) {
+    std::array<std::uint8_t, 4> magic{};
+    const bool have_magic = read_at(path, 0, magic);
+    const bool classic = have_magic && capture_magic(Bytes(magic)) != CaptureMagic::Pcapng;
+    auto seg = open_segment(path, 0, err);
+    if (!seg) {
+        if (have_magic && !classic && pcapng_without_interfaces(path))
+            return std::make_unique<EmptySource>();
+        return nullptr;
+    }
+    return std::make_unique<PcapFileSource>(path, std::move(seg), classic);
 }
 
 }  // namespace meshproof::audit

@@ -1,7 +1,10 @@
 // Evidence pcap through libpcap's dumper on a "dead" handle of the live link type.
 #include "audit/capture/pcap_writer.hpp"
 
+#include <fcntl.h>
 #include <pcap/pcap.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -53,9 +56,13 @@ std::uint64_t connection_hash(const DecodedPacket& d) {
 struct PcapWriter::Handles {
     pcap_t* dead = nullptr;
     pcap_dumper_t* dumper = nullptr;
+    // A second, readable descriptor of the file, opened with it (before any privilege drop), to cut
+    // the file back to whole records after a failed write.
+    int trim_fd = -1;
     ~Handles() {
         if (dumper) pcap_dump_close(dumper);
         if (dead) pcap_close(dead);
+        if (trim_fd >= 0) ::close(trim_fd);
     }
 };
 
@@ -73,6 +80,7 @@ std::unique_ptr<PcapWriter> PcapWriter::open(const std::string& path, int link_t
         err = path + ": cannot create the evidence capture: " + pcap_geterr(w->handles_->dead);
         return nullptr;
     }
+    w->handles_->trim_fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);  // -1 (no trim) for e.g. a FIFO
     w->path_ = path;
     w->link_type_ = link_type;
     w->limits_ = limits;
@@ -83,8 +91,48 @@ std::unique_ptr<PcapWriter> PcapWriter::open(const std::string& path, int link_t
 
 PcapWriter::~PcapWriter() = default;
 
+void PcapWriter::note_failure(int err_no) {
+    if (write_error_) return;
+    write_error_ = path_ + ": writing the evidence capture failed (" + std::strerror(err_no ? err_no : EIO) +
+                   "): evidence stopped, the audit went on";
+}
+
+// After a failed write the file may end inside a record: cut it back to the last whole one. The
+// dumper wrote the headers in host byte order.
+namespace {
+// Returns the whole records kept (nullopt when the file could not be read back).
+std::optional<std::uint64_t> trim_to_whole_records(int fd) {
+    if (fd < 0) return std::nullopt;
+    std::uint64_t records = 0;
+    struct stat st{};
+    if (fstat(fd, &st) == 0 && st.st_size >= static_cast<off_t>(kFileHeaderBytes)) {
+        const auto size = static_cast<std::uint64_t>(st.st_size);
+        std::uint64_t pos = kFileHeaderBytes;
+        std::array<std::uint8_t, kRecordHeaderBytes> head{};
+        while (pos + kRecordHeaderBytes <= size &&
+               pread(fd, head.data(), head.size(), static_cast<off_t>(pos)) == static_cast<ssize_t>(head.size())) {
+            ByteReader r(Bytes(head).subspan(8, 4));
+            std::uint32_t caplen = 0;
+            if constexpr (std::endian::native == std::endian::little) r.u32le(caplen);
+            else r.u32(caplen);
+            if (pos + kRecordHeaderBytes + caplen > size) break;
+            pos += kRecordHeaderBytes + caplen;
+            ++records;
+        }
+        if (pos < size && ftruncate(fd, static_cast<off_t>(pos)) != 0) return std::nullopt;
+    } else if (st.st_size < static_cast<off_t>(kFileHeaderBytes)) {
+        (void)ftruncate(fd, 0);  // not even the file header made it: an empty file, not a broken one
+    }
+    return records;
+}
+}  // namespace
+
 bool PcapWriter::write(const RawPacket& p) {
     if (!handles_ || !handles_->dumper) return false;
+    if (write_error_) {
+        ++stats_.write_failed;
+        return false;
+    }
     const std::uint64_t record = kRecordHeaderBytes + p.data.size();
     if (stats_.written_bytes + record > limits_.max_file_bytes) {
         ++stats_.over_cap;
@@ -104,7 +152,14 @@ bool PcapWriter::write(const RawPacket& p) {
     hdr.caplen = static_cast<bpf_u_int32>(p.data.size());
     hdr.len = std::max<bpf_u_int32>(p.wire_len, hdr.caplen);
     // pcap_dump's first argument is the dumper passed as u_char*, by libpcap's callback convention.
+    errno = 0;
     pcap_dump(reinterpret_cast<u_char*>(handles_->dumper), &hdr, p.data.data());
+    // pcap_dump returns nothing: a full disk shows as the stream's error flag (when stdio flushes).
+    if (std::ferror(pcap_dump_file(handles_->dumper))) {
+        note_failure(errno);
+        ++stats_.write_failed;
+        return false;
+    }
     ++stats_.written_packets;
     stats_.written_bytes += record;
     return true;
@@ -136,8 +191,9 @@ bool PcapWriter::offer(const RawPacket& p) { return take_budget(p) && write(p); 
 
 bool PcapWriter::flush(std::string& err) {
     if (!handles_ || !handles_->dumper) return true;
-    if (pcap_dump_flush(handles_->dumper) != 0) {
-        err = path_ + ": writing the evidence capture failed: " + std::strerror(errno);
+    if (!write_error_ && pcap_dump_flush(handles_->dumper) != 0) note_failure(errno);
+    if (write_error_) {
+        err = *write_error_;
         return false;
     }
     return true;
@@ -145,16 +201,23 @@ bool PcapWriter::flush(std::string& err) {
 
 bool PcapWriter::close(std::string& err) {
     if (!handles_ || !handles_->dumper) return true;
-    const bool ok = flush(err);
+    std::string flush_err;
+    flush(flush_err);
     FILE* f = pcap_dump_file(handles_->dumper);
-    const bool had_error = f && std::ferror(f);
-    pcap_dump_close(handles_->dumper);
+    if (f && std::ferror(f)) note_failure(errno);
+    errno = 0;
+    pcap_dump_close(handles_->dumper);  // fclose: the last buffered bytes may fail here too
     handles_->dumper = nullptr;
-    if (ok && had_error) {
-        err = path_ + ": writing the evidence capture failed";
-        return false;
+    if (errno == ENOSPC || errno == EIO || errno == EDQUOT) note_failure(errno);
+    if (!write_error_) return true;
+    // Records stdio accepted but the disk did not are lost too: count them as not written.
+    if (const auto kept = trim_to_whole_records(handles_->trim_fd); kept && *kept < stats_.written_packets) {
+        stats_.write_failed += stats_.written_packets - *kept;
+        stats_.written_packets = *kept;
     }
-    return ok;
+    err = *write_error_ + " (" + std::to_string(stats_.written_packets) + " packets kept, " +
+          std::to_string(stats_.write_failed) + " packets not written)";
+    return false;
 }
 
 }  // namespace meshproof::audit

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,7 @@ struct EvidenceStats {
     std::uint64_t over_budget = 0;                         // skipped: the connection used its budget
     std::uint64_t over_cap = 0;                            // skipped: the file reached max_file_bytes
     std::uint64_t not_tcp = 0;                             // skipped by offer(): not a TCP segment
+    std::uint64_t write_failed = 0;  // not written: the file system refused an earlier write (disk full)
 };
 
 class PcapWriter {
@@ -46,8 +48,16 @@ public:
 
     // Pushes buffered records to the file; false + err when the disk said no.
     bool flush(std::string& err);
-    // Flushes and closes; false + err when the last writes failed. Called by the destructor otherwise.
+    // Flushes and closes; false + err when a write failed. After a failed write (disk full) the file
+    // is cut back to its last whole record, so it stays a valid pcap of the packets before the
+    // failure. Called by the destructor otherwise.
     bool close(std::string& err);
+
+    // Disk full (or any write error): the writer stops for good at the first failure, and every later
+    // write() counts in stats().write_failed instead. The audit itself is not affected: the caller
+    // warns once (write_error()) and goes on. write_error() says what failed and after how many packets.
+    [[nodiscard]] bool failed() const { return write_error_.has_value(); }
+    [[nodiscard]] const std::optional<std::string>& write_error() const { return write_error_; }
 
     [[nodiscard]] const EvidenceStats& stats() const { return stats_; }
     [[nodiscard]] const std::string& path() const { return path_; }
@@ -66,6 +76,8 @@ private:
     EvidenceLimits limits_{};
     EvidenceStats stats_{};
     std::vector<Slot> slots_;
+    std::optional<std::string> write_error_;
+    void note_failure(int err_no);
 };
 
 }  // namespace meshproof::audit

@@ -1,5 +1,8 @@
 #include "audit/capture/pcapng_reader.hpp"
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -14,11 +17,66 @@ constexpr std::uint32_t kEnhancedPacket = 6;
 constexpr std::uint32_t kByteOrderMagic = 0x1A2B3C4D;
 constexpr std::uint16_t kOptionEnd = 0;
 constexpr std::uint16_t kOptionTsResol = 9;
-constexpr std::size_t kMaxBlock = 256 * 1024 * 1024;
 }  // namespace
 
+CaptureMagic capture_magic(Bytes head) {
+    ByteReader r(head);
+    std::uint32_t m = 0;
+    if (!r.u32(m)) return CaptureMagic::None;
+    switch (m) {
+        case 0xA1B2C3D4: case 0xD4C3B2A1: case 0xA1B23C4D: case 0x4D3CB2A1: return CaptureMagic::Pcap;
+        case 0x0A0D0D0A: return CaptureMagic::Pcapng;
+        default: return CaptureMagic::None;
+    }
+}
+
+ParseOutcome parse_pcapng_block_header(Bytes head, bool big_endian, PcapngBlockHeader& out) {
+    ByteReader r(head);
+    if (r.remaining() < 12) return ParseOutcome::NeedMore;
+    std::uint32_t type_le = 0, magic_le = 0;
+    ByteReader(head).u32le(type_le);
+    out.section_header = type_le == kSectionHeader;
+    if (out.section_header) {
+        ByteReader(head.subspan(8, 4)).u32le(magic_le);
+        if (magic_le == kByteOrderMagic) big_endian = false;
+        else if (magic_le == 0x4D3C2B1A) big_endian = true;
+        else return ParseOutcome::Malformed;
+    }
+    out.big_endian = big_endian;
+    if (big_endian) {
+        r.u32(out.type);
+        r.u32(out.total_length);
+    } else {
+        r.u32le(out.type);
+        r.u32le(out.total_length);
+    }
+    if (out.total_length < 12 || out.total_length % 4 != 0) return ParseOutcome::Malformed;
+    if (out.total_length > kPcapngMaxBlock) return ParseOutcome::TooLarge;
+    return ParseOutcome::Ok;
+}
+
+PcapngReader::PcapngReader(std::FILE* file, std::uint64_t start_offset, std::uint64_t packets_before, std::string name)
+    : file_(file), pos_(start_offset), name_(std::move(name)), packet_number_(packets_before) {
+    struct stat st{};
+    if (file_ && fstat(fileno(file_), &st) == 0 && st.st_size > 0) end_ = static_cast<std::uint64_t>(st.st_size);
+    end_ = std::max(end_, start_offset);
+}
+
 PcapngReader::PcapngReader(std::vector<std::uint8_t> file_bytes, std::string name)
-    : bytes_(std::move(file_bytes)), name_(std::move(name)) {}
+    : memory_(std::move(file_bytes)), end_(memory_.size()), name_(std::move(name)) {}
+
+PcapngReader::~PcapngReader() {
+    if (file_) std::fclose(file_);
+}
+
+std::size_t PcapngReader::read_some(std::uint8_t* dst, std::size_t n) {
+    if (file_) return std::fread(dst, 1, n, file_);
+    const Bytes all(memory_);
+    const std::size_t at = static_cast<std::size_t>(std::min<std::uint64_t>(pos_, all.size()));
+    const Bytes src = all.subspan(at, std::min(n, all.size() - at));
+    std::copy(src.begin(), src.end(), dst);
+    return src.size();
+}
 
 std::uint32_t PcapngReader::rd32(Bytes b) const {
     ByteReader r(b);
@@ -44,127 +102,156 @@ bool PcapngReader::fail(SourceError::Kind kind, const std::string& what) {
 }
 
 SourceStatus PcapngReader::next(RawPacket& out) {
-    if (error_) return SourceStatus::Error;
-    Bytes all(bytes_);
+    if (error_ || next_capture_at_) return error_ ? SourceStatus::Error : SourceStatus::End;
     while (true) {
-        if (pos_ == bytes_.size()) return SourceStatus::End;
+        if (pos_ >= end_) return SourceStatus::End;
         block_start_ = pos_;  // errors name the block they are about
-        ByteReader r(all.subspan(pos_));
-        if (r.remaining() < 12) {
+        const std::uint64_t left = end_ - pos_;
+        if (left < 12) {
             fail(SourceError::Kind::Truncated, "truncated pcapng block header");
             return SourceStatus::Error;
         }
-        Bytes head;
-        r.bytes(8, head);
-        std::uint32_t type_le = 0;
-        ByteReader(head).u32le(type_le);
-        if (type_le == kSectionHeader) {
-            // The byte-order magic decides how to read everything in this section.
-            Bytes magic;
-            r.bytes(4, magic);
-            std::uint32_t m = 0;
-            ByteReader(magic).u32le(m);
-            if (m == kByteOrderMagic) big_endian_ = false;
-            else if (m == 0x4D3C2B1A) big_endian_ = true;
-            else {
-                fail(SourceError::Kind::Corrupt, "bad pcapng byte-order magic");
-                return SourceStatus::Error;
-            }
-            interfaces_.clear();
-            seen_section_ = true;
-        } else if (!seen_section_) {
+        if (block_.size() < 12) block_.resize(12);
+        if (read_some(block_.data(), 12) != 12) {
+            fail(SourceError::Kind::Truncated, "truncated pcapng block header (read failed)");
+            return SourceStatus::Error;
+        }
+        const Bytes head = Bytes(block_).first(12);
+        // Another capture file glued on at a block boundary (cat a.pcapng b.pcap): our caller goes
+        // on with it. (A second pcapng section is ordinary pcapng and read below.)
+        if (seen_section_ && capture_magic(head) == CaptureMagic::Pcap) {
+            next_capture_at_ = block_start_;
+            return SourceStatus::End;
+        }
+        PcapngBlockHeader h;
+        const ParseOutcome o = parse_pcapng_block_header(head, big_endian_, h);
+        outcomes_.add(o);
+        if (!seen_section_ && !h.section_header) {
             fail(SourceError::Kind::NotACapture, "not a pcapng file (no section header)");
             return SourceStatus::Error;
         }
-        const std::uint32_t type = rd32(head.first(4));
-        const std::uint32_t total = rd32(head.subspan(4, 4));
-        if (total < 12 || total % 4 != 0 || total > kMaxBlock) {
-            fail(SourceError::Kind::Corrupt, "impossible pcapng block length " + std::to_string(total));
+        if (o == ParseOutcome::Malformed && h.section_header && h.type == 0) {  // stopped at the magic
+            fail(SourceError::Kind::Corrupt, "bad pcapng byte-order magic");
             return SourceStatus::Error;
         }
-        if (bytes_.size() - pos_ < total) {
-            fail(SourceError::Kind::Truncated, "truncated pcapng block (" + std::to_string(total) + " bytes announced, " +
-                                                   std::to_string(bytes_.size() - pos_) + " present)");
+        if (o == ParseOutcome::TooLarge) {
+            fail(SourceError::Kind::Corrupt, "pcapng block length " + std::to_string(h.total_length) +
+                                                 " exceeds the " + std::to_string(kPcapngMaxBlock >> 20) + " MiB bound");
             return SourceStatus::Error;
         }
-        const std::size_t block_start = pos_;
-        Bytes body = all.subspan(block_start + 8, total - 12);
-        pos_ += total;
-
-        if (type == kInterfaceDescription) {
-            ByteReader b(body);
-            Bytes lt, rest;
-            if (!b.bytes(2, lt) || !b.skip(2) || !b.skip(4)) {
+        if (o != ParseOutcome::Ok) {
+            fail(SourceError::Kind::Corrupt, "impossible pcapng block length " + std::to_string(h.total_length));
+            return SourceStatus::Error;
+        }
+        if (left < h.total_length) {
+            fail(SourceError::Kind::Truncated, "truncated pcapng block (" + std::to_string(h.total_length) +
+                                                   " bytes announced, " + std::to_string(left) + " present)");
+            return SourceStatus::Error;
+        }
+        // Bounded by kPcapngMaxBlock and by the bytes the file really has (checked above).
+        if (block_.size() < h.total_length) block_.resize(h.total_length);
+        pos_ += 12;
+        const std::size_t rest = h.total_length - 12;
+        if (read_some(block_.data() + 12, rest) != rest) {
+            fail(SourceError::Kind::Truncated, "truncated pcapng block (read failed)");
+            return SourceStatus::Error;
+        }
+        pos_ += rest;
+        const Bytes blk = Bytes(block_).first(h.total_length);
+        if (h.section_header) {
+            big_endian_ = h.big_endian;
+            interfaces_.clear();
+            seen_section_ = true;
+        }
+        if (rd32(blk.last(4)) != h.total_length) {
+            fail(SourceError::Kind::Corrupt, "pcapng block trailer length " + std::to_string(rd32(blk.last(4))) +
+                                                 " differs from its header length " + std::to_string(h.total_length));
+            return SourceStatus::Error;
+        }
+        const Bytes body = blk.subspan(8, h.total_length - 12);
+        if (h.type == kInterfaceDescription) {
+            if (body.size() < 8) {
                 fail(SourceError::Kind::Corrupt, "short interface description block");
                 return SourceStatus::Error;
             }
-            Interface itf;
-            itf.link_type = rd16(lt);
-            // Options: look for if_tsresol.
-            while (b.remaining() >= 4) {
-                Bytes oh;
-                b.bytes(4, oh);
-                const std::uint16_t code = rd16(oh.first(2));
-                const std::uint16_t len = rd16(oh.subspan(2, 2));
-                Bytes val;
-                if (code == kOptionEnd || !b.bytes(len, val)) break;
-                b.skip((4 - len % 4) % 4);
-                if (code == kOptionTsResol && len >= 1) {
-                    const std::uint8_t v = val[0];
-                    itf.ts_unit = (v & 0x80) ? std::pow(2.0, -static_cast<double>(v & 0x7f))
-                                             : std::pow(10.0, -static_cast<double>(v & 0x7f));
-                }
-            }
-            interfaces_.push_back(itf);
+            interface_block(body);
             continue;
         }
-        if (type == kEnhancedPacket || type == kObsoletePacket) {
-            ByteReader b(body);
-            Bytes f;
-            if (!b.bytes(20, f)) {
-                fail(SourceError::Kind::Corrupt, "short packet block");
-                return SourceStatus::Error;
-            }
-            const std::uint32_t itf_id = type == kEnhancedPacket ? rd32(f.first(4)) : rd16(f.first(2));
-            const std::uint64_t ts = (std::uint64_t{rd32(f.subspan(4, 4))} << 32) | rd32(f.subspan(8, 4));
-            const std::uint32_t caplen = rd32(f.subspan(12, 4));
-            const std::uint32_t wirelen = rd32(f.subspan(16, 4));
-            Bytes data;
-            if (itf_id >= interfaces_.size()) {
-                fail(SourceError::Kind::Corrupt, "packet block names interface " + std::to_string(itf_id) + " which was never described");
-                return SourceStatus::Error;
-            }
-            if (!b.bytes(caplen, data)) {
-                fail(SourceError::Kind::Corrupt, "packet block captured length " + std::to_string(caplen) + " exceeds its block");
-                return SourceStatus::Error;
-            }
-            const Interface& itf = interfaces_[itf_id];
-            out.ts = static_cast<double>(ts) * itf.ts_unit;
-            out.link_type = itf.link_type;
-            out.data = data;
-            out.wire_len = wirelen;
-            out.number = ++packet_number_;
-            out.file_offset = block_start;
-            return SourceStatus::Packet;
-        }
-        if (type == kSimplePacket) {
-            ByteReader b(body);
-            Bytes f;
-            if (!b.bytes(4, f) || interfaces_.empty()) {
-                fail(SourceError::Kind::Corrupt, "bad simple packet block");
-                return SourceStatus::Error;
-            }
-            const std::uint32_t wirelen = rd32(f);
-            out.ts = 0;
-            out.link_type = interfaces_[0].link_type;
-            out.data = b.rest().first(std::min<std::size_t>(b.remaining(), wirelen));
-            out.wire_len = wirelen;
-            out.number = ++packet_number_;
-            out.file_offset = block_start;
-            return SourceStatus::Packet;
+        if (h.type == kEnhancedPacket || h.type == kObsoletePacket || h.type == kSimplePacket) {
+            const SourceStatus s = packet_block(h.type, body, out);
+            if (s == SourceStatus::Packet) out.file_offset = block_start_;
+            return s;
         }
         // Name resolution, interface statistics, decryption secrets, custom blocks: not needed.
     }
+}
+
+void PcapngReader::interface_block(Bytes body) {
+    ByteReader b(body);
+    Bytes lt;
+    b.bytes(2, lt);
+    b.skip(6);  // reserved, snaplen
+    Interface itf;
+    itf.link_type = rd16(lt);
+    // Options: look for if_tsresol.
+    while (b.remaining() >= 4) {
+        Bytes oh;
+        b.bytes(4, oh);
+        const std::uint16_t code = rd16(oh.first(2));
+        const std::uint16_t len = rd16(oh.subspan(2, 2));
+        Bytes val;
+        if (code == kOptionEnd || !b.bytes(len, val)) break;
+        b.skip((4 - len % 4) % 4);
+        if (code == kOptionTsResol && len >= 1) {
+            const std::uint8_t v = val[0];
+            itf.ts_unit = (v & 0x80) ? std::pow(2.0, -static_cast<double>(v & 0x7f))
+                                     : std::pow(10.0, -static_cast<double>(v & 0x7f));
+        }
+    }
+    interfaces_.push_back(itf);
+}
+
+SourceStatus PcapngReader::packet_block(std::uint32_t type, Bytes body, RawPacket& out) {
+    ByteReader b(body);
+    if (type == kSimplePacket) {
+        Bytes f;
+        if (!b.bytes(4, f) || interfaces_.empty()) {
+            fail(SourceError::Kind::Corrupt, "bad simple packet block");
+            return SourceStatus::Error;
+        }
+        const std::uint32_t wirelen = rd32(f);
+        out.ts = 0;
+        out.link_type = interfaces_[0].link_type;
+        out.data = b.rest().first(std::min<std::size_t>(b.remaining(), wirelen));
+        out.wire_len = wirelen;
+        out.number = ++packet_number_;
+        return SourceStatus::Packet;
+    }
+    Bytes f;
+    if (!b.bytes(20, f)) {
+        fail(SourceError::Kind::Corrupt, "short packet block");
+        return SourceStatus::Error;
+    }
+    const std::uint32_t itf_id = type == kEnhancedPacket ? rd32(f.first(4)) : rd16(f.first(2));
+    const std::uint64_t ts = (std::uint64_t{rd32(f.subspan(4, 4))} << 32) | rd32(f.subspan(8, 4));
+    const std::uint32_t caplen = rd32(f.subspan(12, 4));
+    const std::uint32_t wirelen = rd32(f.subspan(16, 4));
+    if (itf_id >= interfaces_.size()) {
+        fail(SourceError::Kind::Corrupt, "packet block names interface " + std::to_string(itf_id) + " which was never described");
+        return SourceStatus::Error;
+    }
+    Bytes data;
+    if (!b.bytes(caplen, data)) {
+        fail(SourceError::Kind::Corrupt, "packet block captured length " + std::to_string(caplen) + " exceeds its block");
+        return SourceStatus::Error;
+    }
+    const Interface& itf = interfaces_[itf_id];
+    out.ts = static_cast<double>(ts) * itf.ts_unit;
+    out.link_type = itf.link_type;
+    out.data = data;
+    out.wire_len = wirelen;
+    out.number = ++packet_number_;
+    return SourceStatus::Packet;
 }
 
 }  // namespace meshproof::audit

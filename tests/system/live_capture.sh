@@ -140,6 +140,11 @@ read -r _ ruid euid _ < <(grep '^Uid:' "/proc/$CAP_PID/status")
 [[ $ruid == "$NOBODY_UID" && $euid == "$NOBODY_UID" ]] ||
   fail "capture runs as uid $ruid/$euid, expected nobody ($NOBODY_UID)"
 grep -q "dropped privileges to uid $NOBODY_UID (nobody)" "$ERR" || fail "no privilege drop note in -v output"
+# ... with no capability left (tests/system/capture_privileges.sh covers the non-root start).
+for capset in CapEff CapPrm; do
+  grep -q "^$capset:[[:space:]]*0000000000000000$" "/proc/$CAP_PID/status" ||
+    fail "capture holds capabilities: $(grep "^$capset:" "/proc/$CAP_PID/status")"
+done
 log "capture runs as uid $ruid (nobody)"
 
 lab_exec client curl -sS --max-time 10 -k https://10.244.1.20/ | grep -q 'hello from nginx' || fail "https request failed"

@@ -92,7 +92,8 @@ TEST_CASE("PcapWriter keeps each connection's first packets, up to its budget") 
     for (const auto& p : back) ++out_per_conn[connection_of(p)];
     std::size_t expected = 0;
     for (const auto& [conn, n] : in_per_conn) {
-        CAPTURE(std::get<0>(conn));
+        const auto& first = std::get<0>(conn);  // CAPTURE cannot take a structured binding in clang-14
+        CAPTURE(first);
         CHECK(out_per_conn[conn] == std::min<std::size_t>(n, 4));
         expected += std::min<std::size_t>(n, 4);
     }
@@ -156,4 +157,50 @@ TEST_CASE("PcapWriter::open explains a path it cannot create") {
     auto w = PcapWriter::open("/nonexistent-dir-for-meshproof/e.pcap", 1, 262144, {}, err);
     CHECK_FALSE(w);
     CHECK(err.find("/nonexistent-dir-for-meshproof/e.pcap") != std::string::npos);
+}
+
+TEST_CASE("PcapWriter on a full disk stops at the first failed write and counts the rest") {
+    // /dev/full: every write that reaches the device fails with ENOSPC, like a file system that filled up.
+    if (access("/dev/full", W_OK) != 0) return;
+    const auto in = read_all(capture("tls13-resumption.pcap"));
+    REQUIRE(!in.empty());
+    std::string err;
+    auto w = PcapWriter::open("/dev/full", in.front().link_type, 262144, {}, err);
+    REQUIRE_MESSAGE(w, err);
+    std::size_t accepted = 0, offered = 0;
+    // Enough bytes to overflow stdio's buffer several times over.
+    for (int round = 0; round < 200 && !w->failed(); ++round) {
+        for (const auto& p : in) {
+            ++offered;
+            if (w->write(raw(p))) ++accepted;
+        }
+    }
+    REQUIRE(w->failed());
+    REQUIRE(w->write_error());
+    CHECK(w->write_error()->find("No space left on device") != std::string::npos);
+    CHECK(w->write_error()->find("the audit went on") != std::string::npos);
+    SUBCASE("later writes are refused and counted, never retried") {
+        const std::uint64_t failed_before = w->stats().write_failed;
+        CHECK_FALSE(w->write(raw(in.front())));
+        CHECK(w->stats().write_failed == failed_before + 1);
+        CHECK(w->stats().written_packets + w->stats().write_failed == offered + 1);
+    }
+    SUBCASE("close reports it once, with the counts") {
+        std::string close_err;
+        CHECK_FALSE(w->close(close_err));
+        CHECK(close_err.find("/dev/full") != std::string::npos);
+        CHECK(close_err.find("packets not written") != std::string::npos);
+        CHECK(w->stats().written_packets + w->stats().write_failed == offered);
+    }
+    CHECK(accepted < offered);
+}
+
+TEST_CASE("PcapWriter flush reports a failed write") {
+    if (access("/dev/full", W_OK) != 0) return;
+    std::string err;
+    auto w = PcapWriter::open("/dev/full", 1, 262144, {}, err);
+    REQUIRE_MESSAGE(w, err);
+    CHECK_FALSE(w->flush(err));  // the 24-byte file header cannot be written
+    CHECK(err.find("No space left on device") != std::string::npos);
+    CHECK(w->failed());
 }
