@@ -608,6 +608,8 @@ bool read_capture_files(const std::vector<std::string>& paths, Engine& engine, c
                 break;
             }
         }
+        // Again at the end: what the source learned while reading (a second capture glued on) shows up.
+        engine.summary().inputs.back().description = src->describe();
         engine.end_input(n, src->error());
         if (src->error()) ok = false;
         if (engine.summary().interrupted) break;
