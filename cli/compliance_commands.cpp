@@ -3,10 +3,13 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <optional>
 #include <set>
@@ -18,6 +21,7 @@
 #include "audit/k8s/policy_check.hpp"
 #include "audit/k8s/snapshot_fetch.hpp"
 #include "audit/k8s/workload_index.hpp"
+#include "audit/metrics/audit_metrics.hpp"
 #include "cli/commands.hpp"
 #include "common/json_writer.hpp"
 #include "provision/runner.hpp"
@@ -58,6 +62,17 @@ const char* kComplianceFlags = R"(kubernetes and compliance (docs/compliance.md)
                          exit 5 when a finding is a violation
   --bundle OUT.tar.gz    write a signed evidence bundle (verdicts, findings, captures, snapshot, policy)
   --key FILE             Ed25519 private key for --bundle (default: $MESHPROOF_SIGNING_KEY)
+)";
+
+const char* kServeComplianceFlags = R"(kubernetes and compliance (docs/compliance.md):
+  --k8s-snapshot FILE    map addresses to pods/services/nodes (kubectl get ... -o json saved to FILE):
+                         meshproof_flows_total gets src_namespace/dst_namespace
+  --k8s                  the same, live, with kubectl (--kube-context NAME picks the context)
+  --k8s-refresh S        with --k8s: fetch the snapshot again every S seconds, in the background
+                         (default 300; 0 = only at start)
+  --policy FILE          check every flow against PeerAuthentications and the audit policy:
+                         meshproof_policy_findings_total{rule,severity,src_namespace,dst_namespace}
+  (--bundle is refused: a bundle is signed over a finished run; use audit capture --duration)
 )";
 
 std::string read_file(const std::string& path, const char* what) {
@@ -204,15 +219,63 @@ bool parse_compliance_flag(ArgParser& p, ComplianceOptions& out) {
     return p.option("--key", out.key);
 }
 
+bool parse_compliance_flag(ArgParser& p, ComplianceOptions& out, bool serve) {
+    std::string v;
+    if (serve && p.option("--k8s-refresh", v)) {
+        std::size_t used = 0;
+        double seconds = -1;
+        try {
+            seconds = std::stod(v, &used);
+        } catch (...) {
+            used = 0;
+        }
+        if (used == 0 || used != v.size() || !std::isfinite(seconds) || seconds < 0 || (seconds > 0 && seconds < 10))
+            throw UsageError("--k8s-refresh: expected seconds, 0 (never) or at least 10, got '" + v + "'");
+        out.k8s_refresh = seconds;
+        return true;
+    }
+    return parse_compliance_flag(p, out);
+}
+
 const char* compliance_flags_usage() { return kComplianceFlags; }
+const char* serve_compliance_flags_usage() { return kServeComplianceFlags; }
 
 struct ComplianceRun::State {
+    struct Refreshed {
+        std::string json;
+        std::unique_ptr<k8s::WorkloadIndex> index;
+        std::vector<std::string> warnings;
+    };
+
     ComplianceOptions opt;
     std::unique_ptr<k8s::WorkloadIndex> index;
     std::string snapshot_text, snapshot_member;
     std::optional<k8s::AuditPolicy> policy;
     std::string policy_text;
     std::optional<bundle::SigningKey> key;
+
+    // Streaming (observe()).
+    std::unique_ptr<k8s::PolicyEvaluator> evaluator;
+    audit::AuditMetrics* metrics = nullptr;
+    bool keep_findings = true;
+    std::size_t observed = 0;
+    std::uint64_t violations = 0;
+
+    // --k8s refresh: one kubectl run at a time, off the capture thread.
+    std::future<tl::expected<Refreshed, std::string>> pending;
+    std::atomic<bool> stop_fetch{false};
+    std::optional<double> next_refresh;
+
+    ~State() {
+        stop_fetch.store(true);  // the runner ends kubectl; the future's destructor then returns
+        if (pending.valid()) pending.wait();
+    }
+
+    void reset_evaluator() {
+        evaluator.reset();
+        if (policy && index) evaluator = std::make_unique<k8s::PolicyEvaluator>(*index, *policy);
+        observed = 0;
+    }
 };
 
 ComplianceRun::ComplianceRun(ComplianceOptions opt, std::ostream& err) : state_(std::make_unique<State>()) {
@@ -278,11 +341,94 @@ ComplianceRun::ComplianceRun(ComplianceOptions opt, std::ostream& err) : state_(
         }
         st.policy = std::move(*p);
     }
+    st.reset_evaluator();
 }
 
 ComplianceRun::~ComplianceRun() = default;
 
 bool ComplianceRun::enriches() const { return state_->index != nullptr; }
+bool ComplianceRun::checks_policy() const { return state_->policy && state_->index; }
+bool ComplianceRun::writes_bundle() const { return !state_->opt.bundle.empty(); }
+
+void ComplianceRun::attach_metrics(audit::AuditMetrics* metrics) { state_->metrics = metrics; }
+void ComplianceRun::keep_findings(bool keep) { state_->keep_findings = keep; }
+std::uint64_t ComplianceRun::violations() const { return state_->violations; }
+
+std::size_t ComplianceRun::observe(const audit::FlowRecord& f) {
+    State& st = *state_;
+    ++st.observed;
+    if (!st.index) {
+        if (st.metrics) st.metrics->on_flow(f);
+        return 0;
+    }
+    std::size_t added = 0;
+    if (st.evaluator) {
+        added = st.evaluator->observe(f);
+        const auto& findings = st.evaluator->report().findings;
+        for (std::size_t i = findings.size() - added; i < findings.size(); ++i) {
+            const k8s::Finding& fd = findings[i];
+            if (fd.severity == k8s::Severity::Violation) ++st.violations;
+            if (st.metrics)
+                st.metrics->on_finding(fd.rule, k8s::to_string(fd.severity), k8s::namespace_label(fd.workloads.client),
+                                       k8s::namespace_label(fd.workloads.server));
+        }
+        if (!st.keep_findings) st.evaluator->clear_findings();
+    }
+    if (st.metrics) {
+        // The finding carries the workloads already; a flow without findings is resolved here.
+        const k8s::FlowWorkloads w = st.index->enrich(f);
+        st.metrics->on_flow(f, k8s::namespace_label(w.client), k8s::namespace_label(w.server));
+    }
+    return added;
+}
+
+void ComplianceRun::refresh_if_due(double now, std::ostream& err) {
+    State& st = *state_;
+    if (!st.opt.k8s_live || st.opt.k8s_refresh <= 0) return;
+    if (st.pending.valid()) {
+        if (st.pending.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;
+        auto got = st.pending.get();
+        if (!got) {
+            err << "meshproof: snapshot refresh failed, keeping the previous one: " << got.error() << "\n";
+            return;
+        }
+        for (const auto& w : got->warnings) err << "meshproof: snapshot: " << w << "\n";
+        st.snapshot_text = std::move(got->json);
+        st.index = std::move(got->index);
+        // Findings counted so far are in the metrics; flow positions only matter for a report.
+        st.reset_evaluator();
+        return;
+    }
+    if (!st.next_refresh) {
+        st.next_refresh = now + st.opt.k8s_refresh;
+        return;
+    }
+    if (now < *st.next_refresh) return;
+    st.next_refresh = now + st.opt.k8s_refresh;
+    k8s::FetchOptions fo;
+    fo.context = st.opt.kube_context;
+    st.pending = std::async(std::launch::async, [fo, stop = &st.stop_fetch]() -> tl::expected<State::Refreshed, std::string> {
+        auto runner = provision::make_process_runner(stop);
+        auto s = k8s::fetch_cluster_snapshot(*runner, fo);
+        if (!s) return tl::unexpected(s.error());
+        State::Refreshed r;
+        r.json = std::move(s->json);
+        r.warnings = s->snapshot.warnings;
+        if (r.warnings.size() > 5) r.warnings.resize(5);
+        r.index = std::make_unique<k8s::WorkloadIndex>(std::move(s->snapshot));
+        return r;
+    });
+}
+
+bool ComplianceRun::bundle_writable(std::string& err) const {
+    const std::string& out = state_->opt.bundle;
+    if (out.empty()) return true;
+    std::error_code ec;
+    const auto parent = std::filesystem::absolute(out, ec).parent_path();
+    if (::access(parent.c_str(), W_OK | X_OK) == 0) return true;
+    err = out + ": cannot write into " + parent.string() + " as uid " + std::to_string(::geteuid());
+    return false;
+}
 
 std::string ComplianceRun::flow_json(const audit::FlowRecord& f, const audit::ReportOptions& opt) const {
     std::string line = audit::flow_to_json(f, opt);
@@ -302,7 +448,11 @@ int ComplianceRun::finish(const std::vector<audit::FlowRecord>& flows, const aud
     State& st = *state_;
     std::optional<k8s::PolicyReport> report;
     if (st.policy && st.index) {
-        report = k8s::evaluate(flows, *st.index, *st.policy);
+        // observe() already saw these flows (same count, report order): its findings are theirs.
+        if (st.evaluator && st.keep_findings && st.observed == flows.size() && st.evaluator->report().flows_checked == flows.size())
+            report = st.evaluator->take_report();
+        else
+            report = k8s::evaluate(flows, *st.index, *st.policy);
         if (json) {
             k8s::write_findings_json(out, *report);
         } else {

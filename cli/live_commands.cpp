@@ -2,6 +2,7 @@
 // same reports as `audit read` (capture) or a Prometheus endpoint (serve).
 #include "cli/live_commands.hpp"
 
+#include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -21,6 +23,7 @@
 #include "audit/metrics/audit_metrics.hpp"
 #include "audit/report/report.hpp"
 #include "cli/commands.hpp"
+#include "cli/compliance_commands.hpp"
 #include "cli/report_flags.hpp"
 
 namespace meshproof::cli {
@@ -86,8 +89,14 @@ options:
   --buffer-size MIB      kernel capture buffer in MiB (default 64)
 )";
 
-const char* kCaptureExit = R"(exit status: 0 ok, 1 the capture could not start, 2 usage error, 3 --fail-on matched,
-             4 the capture failed part-way (the interface went away; flows before are reported)
+const char* kCaptureBundleNote = R"(  With --bundle, the evidence pcap (--write FILE, or a temporary one next to the bundle that is
+  removed afterwards) is in the bundle as captures/NAME.
+)";
+
+const char* kCaptureExit = R"(exit status: 0 ok, 1 the capture could not start (or the bundle could not be written),
+             2 usage error, 3 --fail-on matched,
+             4 the capture failed part-way (the interface went away; flows before are reported),
+             5 --policy found a violation
 )";
 
 const char* kServeUsage = R"(usage: meshproof audit serve -i IFACE [options]
@@ -107,6 +116,8 @@ options:
   --snaplen N            bytes captured per packet (default 262144)
   --buffer-size MIB      kernel capture buffer in MiB (default 64)
   -v, --verbose          privilege drop and capture details on stderr
+exit status: 0 stopped, 1 could not start, 2 usage error, 4 the capture failed part-way
+             (policy findings are metrics here, not an exit status)
 )";
 
 // "30s", "5m", "1h", "250ms", "1.5" (seconds).
@@ -222,16 +233,20 @@ std::uint64_t run_capture(audit::LiveSource& src, audit::Engine& engine, const L
     if (limits.duration) deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(*limits.duration));
     bool stopping = false;
     std::uint64_t n = 0;
-    audit::RawPacket pkt;
     interrupted = false;
+    // Packets go to the engine in place, straight from the capture ring (no copy); each batch is at
+    // most 64 packets so the clock is looked at as often as before.
+    auto on_packet = [&](const audit::RawPacket& pkt) {
+        engine.on_packet(pkt);
+        per_packet(pkt);
+        ++n;
+        return !(limits.packets && n >= *limits.packets);
+    };
+    audit::FunctionSink sink(on_packet);
     for (;;) {
-        const audit::SourceStatus st = src.next(pkt);
+        const audit::SourceStatus st = src.dispatch(64, sink);
         if (st == audit::SourceStatus::Packet) {
-            engine.on_packet(pkt);
-            per_packet(pkt);
-            ++n;
             if (limits.packets && n >= *limits.packets) break;
-            if ((n & 0x3f) != 0) continue;  // look at the clock every 64 packets
         } else if (st == audit::SourceStatus::Interrupted) {
             interrupted = true;
             break;
@@ -256,6 +271,41 @@ void record_drops(audit::LiveSource& src, audit::Engine& engine) {
     engine.summary().kernel_dropped = st.kernel_dropped;
     engine.summary().interface_dropped = st.interface_dropped;
 }
+
+double monotonic_now() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// `audit capture --bundle` without --write: the evidence pcap goes to DIR/.meshproof-evidence.XXXXXX/
+// evidence.pcap next to the bundle (same filesystem, already checked writable) and is removed with
+// its directory once the bundle holds it. When root drops to another user, the directory is handed
+// to that user first, so the unprivileged process can read the file and remove both.
+class TempEvidence {
+public:
+    TempEvidence(const std::string& bundle_path, const std::optional<std::string>& drop_to_user) {
+        std::error_code ec;
+        const auto parent = std::filesystem::absolute(bundle_path, ec).parent_path();
+        std::string tmpl = (parent / ".meshproof-evidence.XXXXXX").string();
+        if (!::mkdtemp(tmpl.data())) throw std::runtime_error(tmpl + ": cannot create the evidence directory");
+        dir_ = tmpl;
+        if (::geteuid() == 0 && drop_to_user && !drop_to_user->empty() && *drop_to_user != "root") {
+            if (const passwd* pw = ::getpwnam(drop_to_user->c_str())) {
+                if (::chown(dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0)
+                    throw std::runtime_error(dir_.string() + ": cannot hand the evidence directory to " + *drop_to_user);
+            }
+        }
+    }
+    ~TempEvidence() {
+        std::error_code ec;
+        std::filesystem::remove_all(dir_, ec);
+    }
+    TempEvidence(const TempEvidence&) = delete;
+    TempEvidence& operator=(const TempEvidence&) = delete;
+    [[nodiscard]] std::string file() const { return (dir_ / "evidence.pcap").string(); }
+
+private:
+    std::filesystem::path dir_;
+};
 
 }  // namespace
 
@@ -301,9 +351,11 @@ int audit_capture(const std::vector<std::string>& args) {
     bool json = false, show_secrets = false;
     std::string fail_on, color = "auto", label, write_path;
     std::size_t max_packets = 0;
+    ComplianceOptions compliance;
     while (p.more()) {
         if (lf.parse(p)) {}
         else if (parse_metrics_flag(p, metrics)) {}
+        else if (parse_compliance_flag(p, compliance)) {}
         else if (p.flag("--json")) json = true;
         else if (p.flag("--show-secrets")) show_secrets = true;
         else if (p.option("--fail-on", fail_on)) {}
@@ -313,22 +365,35 @@ int audit_capture(const std::vector<std::string>& args) {
         else if (p.size_option("--packets", max_packets)) {
             if (max_packets == 0) throw UsageError("--packets: must be at least 1");
         } else if (p.flag("-h") || p.flag("--help")) {
-            std::cout << kCaptureUsage << kMetricsFlags << kCaptureExit;
+            std::cout << kCaptureUsage << kMetricsFlags << compliance_flags_usage() << kCaptureBundleNote << kCaptureExit;
             return kExitOk;
         } else {
             throw UsageError("audit capture: unexpected argument '" + p.positional() + "'");
         }
     }
     lf.finish(kCaptureUsage);
-    if (!write_path.empty()) lf.live.write_path = write_path;
     const auto fail_set = parse_fail_on(fail_on);
     audit::ReportOptions ropt{show_secrets, !json && want_color(color), lf.verbose};
+    // Snapshot, policy and signing key before the capture opens: configuration errors come first, and
+    // the key (often readable by root only) is read before privileges are dropped.
+    std::unique_ptr<ComplianceRun> compliance_run;
+    if (compliance.any()) compliance_run = std::make_unique<ComplianceRun>(compliance, std::cerr);
+    std::unique_ptr<TempEvidence> temp_evidence;
+    if (!write_path.empty()) lf.live.write_path = write_path;
+    else if (compliance_run && compliance_run->writes_bundle()) {
+        temp_evidence = std::make_unique<TempEvidence>(compliance.bundle, lf.live.drop_to_user);
+        lf.live.write_path = temp_evidence->file();
+    }
 
     StopSignals signals;
     auto src = open_live(lf);
     if (!src) return kExitFailure;
     std::string err;
     if (metrics.textfile && !audit::textfile_writable(*metrics.textfile, err)) {
+        std::cerr << "meshproof: " << err << " (after dropping privileges; pick another --user or directory)\n";
+        return kExitFailure;
+    }
+    if (compliance_run && !compliance_run->bundle_writable(err)) {
         std::cerr << "meshproof: " << err << " (after dropping privileges; pick another --user or directory)\n";
         return kExitFailure;
     }
@@ -362,6 +427,7 @@ int audit_capture(const std::vector<std::string>& args) {
     if (interrupted) std::cerr << "meshproof: interrupted, reporting the flows seen so far\n";
 
     int rc = kExitOk;
+    std::vector<std::string> evidence_files;
     if (evidence) {
         std::string werr;
         if (!evidence->close(werr)) {
@@ -374,17 +440,43 @@ int audit_capture(const std::vector<std::string>& args) {
         }
     }
 
+    // A bundle gets the evidence pcap only when it was written completely.
+    if (evidence && rc == kExitOk) evidence_files.push_back(evidence->path());
+
     const auto& s = engine.summary();
-    if (json) audit::write_json_lines(std::cout, engine.records(), s, ropt);
+    if (json && compliance_run) compliance_run->write_json_lines(std::cout, engine.records(), s, ropt);
+    else if (json) audit::write_json_lines(std::cout, engine.records(), s, ropt);
     else audit::write_table(std::cout, engine.records(), s, ropt);
     std::cout.flush();
 
-    if (const int mrc = export_run_metrics(engine, metrics); mrc != kExitOk) rc = mrc;
+    int compliance_rc = kExitOk;
+    if (compliance_run) {
+        // One pass in report order: flows (with namespaces) and findings into the metrics, findings
+        // kept for the report and the bundle (finish() reuses them).
+        auto registry = std::make_shared<prometheus::Registry>();
+        audit::AuditMetrics run_metrics(registry,
+                                        audit::AuditMetricsOptions{compliance_run->enriches(), compliance_run->checks_policy()});
+        compliance_run->attach_metrics(&run_metrics);
+        for (const auto& f : engine.records()) compliance_run->observe(f);
+        compliance_run->attach_metrics(nullptr);
+        run_metrics.update_from_summary(s);
+        if (!audit::export_registry(registry, metrics, err)) {
+            std::cerr << "meshproof: " << err << "\n";
+            rc = kExitFailure;
+        }
+        std::vector<std::string> command_line = {"meshproof", "audit", "capture"};
+        command_line.insert(command_line.end(), args.begin(), args.end());
+        compliance_rc = compliance_run->finish(engine.records(), s, ropt, json, evidence_files, command_line, std::cout,
+                                               std::cerr);
+    } else if (const int mrc = export_run_metrics(engine, metrics); mrc != kExitOk) {
+        rc = mrc;
+    }
     if (src->error()) std::cerr << "meshproof: " << src->error()->message << "\n";
     for (const auto& f : engine.records()) {
         if (fail_set.count(f.verdict)) return kExitFailOn;
     }
-    if (rc != kExitOk) return rc;
+    if (rc != kExitOk || compliance_rc == kExitFailure) return kExitFailure;
+    if (compliance_rc == kExitPolicyViolations) return kExitPolicyViolations;
     if (src->error()) return kExitDamagedInput;
     return kExitOk;
 }
@@ -393,11 +485,13 @@ int audit_serve(const std::vector<std::string>& args) {
     ArgParser p(args);
     LiveFlags lf;
     std::string listen = "127.0.0.1:9464";
+    ComplianceOptions compliance;
     while (p.more()) {
         if (lf.parse(p)) {}
         else if (p.option("--listen", listen)) {}
+        else if (parse_compliance_flag(p, compliance, true)) {}
         else if (p.flag("-h") || p.flag("--help")) {
-            std::cout << kServeUsage;
+            std::cout << kServeUsage << serve_compliance_flags_usage();
             return kExitOk;
         } else {
             throw UsageError("audit serve: unexpected argument '" + p.positional() + "'");
@@ -408,6 +502,15 @@ int audit_serve(const std::vector<std::string>& args) {
     if (colon == std::string::npos || colon + 1 == listen.size() ||
         listen.find_first_not_of("0123456789", colon + 1) != std::string::npos)
         throw UsageError("--listen: expected ADDRESS:PORT, e.g. 127.0.0.1:9464, got '" + listen + "'");
+    if (!compliance.bundle.empty() || !compliance.key.empty())
+        throw UsageError("audit serve: --bundle/--key sign the evidence of a finished run, and serve runs until stopped; "
+                         "use `audit capture --duration D --bundle OUT --key KEY` (e.g. the CronJob) instead");
+    // Snapshot and policy first: configuration errors come before the capture opens.
+    std::unique_ptr<ComplianceRun> compliance_run;
+    if (compliance.any()) {
+        compliance_run = std::make_unique<ComplianceRun>(compliance, std::cerr);
+        compliance_run->keep_findings(false);  // findings are counted, not kept: memory stays flat
+    }
 
     StopSignals signals;
     auto src = open_live(lf);
@@ -415,7 +518,9 @@ int audit_serve(const std::vector<std::string>& args) {
     src->set_stop_flag(&g_stop);
 
     auto registry = std::make_shared<prometheus::Registry>();
-    audit::AuditMetrics metrics(registry);
+    audit::AuditMetrics metrics(registry, compliance_run ? audit::AuditMetricsOptions{compliance_run->enriches(),
+                                                                                      compliance_run->checks_policy()}
+                                                         : audit::AuditMetricsOptions{});
     std::unique_ptr<prometheus::Exposer> exposer;
     try {
         exposer = std::make_unique<prometheus::Exposer>(listen, 2);
@@ -431,7 +536,13 @@ int audit_serve(const std::vector<std::string>& args) {
     cfg.idle_timeout = lf.idle_timeout.value_or(60);
     cfg.keep_records = false;  // counted by the sink, then forgotten: memory stays flat
     audit::Engine engine(cfg);
-    engine.set_sink([&metrics](const audit::FlowRecord& f) { metrics.on_flow(f); });
+    if (compliance_run) {
+        // Each flow is enriched and checked against the policy as it finishes.
+        compliance_run->attach_metrics(&metrics);
+        engine.set_sink([run = compliance_run.get()](const audit::FlowRecord& f) { run->observe(f); });
+    } else {
+        engine.set_sink([&metrics](const audit::FlowRecord& f) { metrics.on_flow(f); });
+    }
     engine.begin_input(lf.live.interface, src->describe());
     metrics.update_from_summary(engine.summary());
     std::cerr << "meshproof: auditing " << src->describe() << ", metrics on http://" << listen << "/metrics\n";
@@ -443,6 +554,7 @@ int audit_serve(const std::vector<std::string>& args) {
             engine.expire(unix_now());
             record_drops(*src, engine);
             metrics.update_from_summary(engine.summary());
+            if (compliance_run) compliance_run->refresh_if_due(monotonic_now(), std::cerr);
         });
     record_drops(*src, engine);
     engine.end_input(n, src->error());
@@ -450,7 +562,11 @@ int audit_serve(const std::vector<std::string>& args) {
     metrics.update_from_summary(engine.summary());
     const auto& s = engine.summary();
     std::cerr << "meshproof: " << (interrupted ? "stopped" : "done") << ": " << s.packets << " packets, " << s.flows
-              << " flows, " << s.kernel_dropped << " dropped by the kernel\n";
+              << " flows, " << s.kernel_dropped << " dropped by the kernel";
+    if (compliance_run && compliance_run->checks_policy())
+        std::cerr << ", " << metrics.findings_counted() << " policy findings (" << compliance_run->violations()
+                  << " violations)";
+    std::cerr << "\n";
     if (src->error()) {
         std::cerr << "meshproof: " << src->error()->message << "\n";
         return kExitDamagedInput;

@@ -183,8 +183,9 @@ spec:
 )mpyaml"},
         {"audit/daemonset.yaml", R"mpyaml(# Continuous auditing on every node: `meshproof audit serve` captures on the node's interfaces and
 # exposes its findings on :9464/metrics, where the Istio Prometheus addon finds it through the
-# prometheus.io/* annotations. Host network (to see the node's bridge and VXLAN traffic), only the
-# two capabilities a packet capture needs, read-only root filesystem, bounded resources.
+# prometheus.io/* annotations. Host network (to see the node's bridge and VXLAN traffic), not root
+# (uid 65534), only the two capabilities a packet capture needs and only until the capture socket is
+# open, read-only root filesystem, bounded resources. Privileges: docs/architecture.md, "Privileges".
 apiVersion: apps/v1
 kind: DaemonSet
 metadata:
@@ -242,9 +243,9 @@ spec:
             - --idle-timeout=60
             - --max-flows=262144
             - --buffer-size=64
-            # Stay uid 0: switching to another user needs CAP_SETUID/CAP_SETGID, which this pod does not
-            # have. Its root holds only NET_RAW and NET_ADMIN, on a read-only filesystem.
-            - --user=root
+            # Runs as uid 65534 from the start: the image's binary carries NET_RAW and NET_ADMIN as
+            # file capabilities (permitted only); meshproof raises them for pcap_activate and then drops
+            # every capability (CapEff = CapPrm = 0) and sets no_new_privs before reading a packet.
           ports:
             - name: metrics
               containerPort: 9464
@@ -268,9 +269,16 @@ spec:
               cpu: "1"
               memory: 512Mi
           securityContext:
-            runAsUser: 0
-            runAsNonRoot: false
-            allowPrivilegeEscalation: false
+            runAsUser: 65534
+            runAsGroup: 65534
+            runAsNonRoot: true
+            # true only because the kernel ignores file capabilities under no_new_privs, which
+            # "false" sets at exec: the binary could not open its capture socket. What this allows is
+            # bounded: the capability bounding set below holds NET_RAW and NET_ADMIN only, so no
+            # binary in the image can gain more than those two (no setuid binaries are needed), and
+            # meshproof sets no_new_privs itself, with all capabilities dropped, right after the
+            # capture is activated (see docs/architecture.md, "Privileges", for the alternatives).
+            allowPrivilegeEscalation: true
             readOnlyRootFilesystem: true
             privileged: false
             capabilities:
@@ -326,7 +334,9 @@ metadata:
 # prometheus ConfigMap's alerting_rules.yml. Runbooks: docs/compliance.md.
 #
 # meshproof_policy_findings_total{rule,severity,src_namespace,dst_namespace} counts policy findings
-# (audit ... --policy); the other families are in docs/metrics.md.
+# (audit ... --policy); the other families are in docs/metrics.md. A findings series is created by its
+# first finding, at 1, where increase() sees nothing: each policy alert also takes series that did
+# not exist at the start of its window ("X unless X offset W").
 groups:
   - name: meshproof-compliance
     rules:
@@ -334,7 +344,10 @@ groups:
         # Both pods have a sidecar (or are ambient) and still talked without Istio mTLS.
         expr: |
           sum by (src_namespace, dst_namespace) (
-            increase(meshproof_policy_findings_total{rule="meshed-not-istio-mtls"}[15m])
+              (increase(meshproof_policy_findings_total{rule="meshed-not-istio-mtls"}[15m]) > 0)
+            or
+              (meshproof_policy_findings_total{rule="meshed-not-istio-mtls"}
+                unless meshproof_policy_findings_total{rule="meshed-not-istio-mtls"} offset 15m)
           ) > 0
         labels:
           severity: critical
@@ -346,7 +359,10 @@ groups:
         # A PeerAuthentication says STRICT, the wire says plaintext was served.
         expr: |
           sum by (dst_namespace) (
-            increase(meshproof_policy_findings_total{rule="strict-plaintext-served"}[15m])
+              (increase(meshproof_policy_findings_total{rule="strict-plaintext-served"}[15m]) > 0)
+            or
+              (meshproof_policy_findings_total{rule="strict-plaintext-served"}
+                unless meshproof_policy_findings_total{rule="strict-plaintext-served"} offset 15m)
           ) > 0
         labels:
           severity: critical
@@ -358,7 +374,10 @@ groups:
         # Any other finding the audit policy rates as a violation.
         expr: |
           sum by (rule, dst_namespace) (
-            increase(meshproof_policy_findings_total{severity="violation", rule!~"meshed-not-istio-mtls|strict-plaintext-served"}[1h])
+              (increase(meshproof_policy_findings_total{severity="violation", rule!~"meshed-not-istio-mtls|strict-plaintext-served"}[1h]) > 0)
+            or
+              (meshproof_policy_findings_total{severity="violation", rule!~"meshed-not-istio-mtls|strict-plaintext-served"}
+                unless meshproof_policy_findings_total{severity="violation", rule!~"meshed-not-istio-mtls|strict-plaintext-served"} offset 1h)
           ) > 0
         labels:
           severity: warning

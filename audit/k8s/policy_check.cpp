@@ -315,10 +315,32 @@ std::optional<EffectiveMtls> declared_mtls(const WorkloadIndex& index, const Res
 }
 
 PolicyReport evaluate(const std::vector<FlowRecord>& flows, const WorkloadIndex& index, const AuditPolicy& policy) {
-    PolicyReport report;
-    Evaluator ev(index, policy);
-    for (std::size_t i = 0; i < flows.size(); ++i) ev.flow(flows[i], i, report);
-    return report;
+    PolicyEvaluator ev(index, policy);
+    for (const auto& f : flows) ev.observe(f);
+    return ev.take_report();
+}
+
+class PolicyEvaluator::Impl : public Evaluator {
+public:
+    using Evaluator::Evaluator;
+};
+
+PolicyEvaluator::PolicyEvaluator(const WorkloadIndex& index, const AuditPolicy& policy)
+    : impl_(std::make_unique<Impl>(index, policy)) {}
+
+PolicyEvaluator::~PolicyEvaluator() = default;
+
+std::size_t PolicyEvaluator::observe(const FlowRecord& flow) {
+    const std::size_t before = report_.findings.size();
+    impl_->flow(flow, next_index_++, report_);
+    return report_.findings.size() - before;
+}
+
+PolicyReport PolicyEvaluator::take_report() {
+    PolicyReport out = std::move(report_);
+    report_ = PolicyReport{};
+    next_index_ = 0;
+    return out;
 }
 
 std::string finding_to_json(const Finding& f) {

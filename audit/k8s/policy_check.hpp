@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -57,6 +58,34 @@ std::optional<EffectiveMtls> declared_mtls(const WorkloadIndex& index, const Res
 // SPIFFE IDs are checked against policy.trust_domain, else the snapshot's (the istio ConfigMap, else
 // cluster.local).
 PolicyReport evaluate(const std::vector<FlowRecord>& flows, const WorkloadIndex& index, const AuditPolicy& policy);
+
+// The same checks one flow at a time, as flows finish (an Engine sink), for runs that keep no flow
+// list (`audit serve`). Feeding evaluate()'s flows in order gives exactly evaluate()'s report.
+// `index` and `policy` must outlive the evaluator.
+class PolicyEvaluator {
+public:
+    PolicyEvaluator(const WorkloadIndex& index, const AuditPolicy& policy);
+    ~PolicyEvaluator();
+    PolicyEvaluator(const PolicyEvaluator&) = delete;
+    PolicyEvaluator& operator=(const PolicyEvaluator&) = delete;
+
+    // Checks one flow; its FlowRef.index is the number of flows observed before it. The findings are
+    // appended to report().findings; returns how many were added (they are the last ones).
+    std::size_t observe(const FlowRecord& flow);
+
+    [[nodiscard]] const PolicyReport& report() const { return report_; }
+    // Forgets the findings kept so far (counters, waivers and flow indexes go on): a long run that
+    // only counts findings keeps its memory flat.
+    void clear_findings() { report_.findings.clear(); }
+    // The report so far; the evaluator starts over (flow index 0).
+    PolicyReport take_report();
+
+private:
+    class Impl;
+    std::unique_ptr<Impl> impl_;
+    PolicyReport report_;
+    std::size_t next_index_ = 0;
+};
 
 // {"type":"finding",...} and {"type":"policy_summary",...}: one JSON object each, no newline.
 std::string finding_to_json(const Finding& f);

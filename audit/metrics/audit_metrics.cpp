@@ -50,15 +50,29 @@ std::string_view safe_label_value(std::string_view name) {
     return name;
 }
 
-AuditMetrics::AuditMetrics(std::shared_ptr<prometheus::Registry> registry) : registry_(std::move(registry)) {
+std::string_view namespace_label_value(std::string_view ns) {
+    if (ns == kNamespaceNode || ns == kNamespaceExternal || ns == kNamespaceOther) return ns;
+    if (ns.empty() || ns.size() > 63 || ns.front() == '-' || ns.back() == '-') return kNamespaceOther;
+    for (const char c : ns) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+        if (!ok) return kNamespaceOther;
+    }
+    return ns;
+}
+
+AuditMetrics::AuditMetrics(std::shared_ptr<prometheus::Registry> registry, AuditMetricsOptions options)
+    : registry_(std::move(registry)), options_(options) {
     using prometheus::BuildCounter;
     using prometheus::BuildGauge;
     auto& reg = *registry_;
 
     auto& flows = BuildCounter()
                       .Name("meshproof_flows_total")
-                      .Help("Finished TCP flows by verdict and application protocol")
+                      .Help(options_.namespace_labels
+                                ? "Finished TCP flows by verdict, application protocol and client/server namespace"
+                                : "Finished TCP flows by verdict and application protocol")
                       .Register(reg);
+    flows_family_ = &flows;
     auto& bytes = BuildCounter()
                       .Name("meshproof_bytes_total")
                       .Help("TCP payload bytes of finished flows, both directions, by verdict")
@@ -66,8 +80,10 @@ AuditMetrics::AuditMetrics(std::shared_ptr<prometheus::Registry> registry) : reg
     for (const Verdict v : kAllVerdicts) {
         const auto vi = static_cast<std::size_t>(v);
         const std::string verdict(to_string(v));
-        for (std::size_t p = 0; p < kProtocolLabelCount; ++p)
-            flows_[vi][p] = &flows.Add({{"verdict", verdict}, {"protocol", std::string(protocol_at(p))}});
+        if (!options_.namespace_labels) {
+            for (std::size_t p = 0; p < kProtocolLabelCount; ++p)
+                flows_[vi][p] = &flows.Add({{"verdict", verdict}, {"protocol", std::string(protocol_at(p))}});
+        }
         bytes_[vi] = &bytes.Add({{"verdict", verdict}});
     }
 
@@ -113,6 +129,12 @@ AuditMetrics::AuditMetrics(std::shared_ptr<prometheus::Registry> registry) : reg
                             .Register(reg)
                             .Add({});
     encrypted_ratio_->Set(std::numeric_limits<double>::quiet_NaN());
+    if (options_.policy_findings) {
+        findings_family_ = &BuildCounter()
+                                .Name("meshproof_policy_findings_total")
+                                .Help("Policy findings (audit --policy) by rule, severity and client/server namespace")
+                                .Register(reg);
+    }
     BuildGauge()
         .Name("meshproof_build_info")
         .Help("Always 1; the label carries the meshproof version")
@@ -131,10 +153,67 @@ prometheus::Counter& AuditMetrics::secret_counter(std::string_view kind) {
     return c;
 }
 
-void AuditMetrics::on_flow(const FlowRecord& flow) {
+std::string_view AuditMetrics::bounded_namespace(std::string_view ns) {
+    const std::string_view label = namespace_label_value(ns);
+    if (label.front() == '_') return label;
+    if (auto it = namespaces_seen_.find(label); it != namespaces_seen_.end()) return *it;
+    if (namespaces_seen_.size() >= kMaxNamespaceLabels) return kNamespaceOther;
+    return *namespaces_seen_.emplace(label).first;
+}
+
+prometheus::Counter& AuditMetrics::flow_counter(std::size_t verdict, std::size_t protocol,
+                                                std::string_view src_namespace, std::string_view dst_namespace) {
+    const std::string_view src = bounded_namespace(src_namespace);
+    const std::string_view dst = bounded_namespace(dst_namespace);
+    key_.assign(src).push_back('\0');
+    key_.append(dst);
+    auto it = flows_by_namespaces_.find(key_);
+    if (it == flows_by_namespaces_.end()) it = flows_by_namespaces_.emplace(key_, FlowSeries{}).first;
+    prometheus::Counter*& c = it->second[verdict][protocol];
+    if (!c) {
+        c = &flows_family_->Add({{"verdict", std::string(to_string(kAllVerdicts[verdict]))},
+                                 {"protocol", std::string(protocol_at(protocol))},
+                                 {"src_namespace", std::string(src)},
+                                 {"dst_namespace", std::string(dst)}});
+    }
+    return *c;
+}
+
+void AuditMetrics::on_flow(const FlowRecord& flow) { on_flow(flow, kNamespaceExternal, kNamespaceExternal); }
+
+void AuditMetrics::on_flow(const FlowRecord& flow, std::string_view src_namespace, std::string_view dst_namespace) {
     const auto vi = static_cast<std::size_t>(flow.verdict);
     if (vi >= kVerdictCount) return;
-    flows_[vi][protocol_index(flow.protocol)]->Increment();
+    const std::size_t pi = protocol_index(flow.protocol);
+    count_flow(flow, options_.namespace_labels ? flow_counter(vi, pi, src_namespace, dst_namespace) : *flows_[vi][pi]);
+}
+
+void AuditMetrics::on_finding(std::string_view rule, std::string_view severity, std::string_view src_namespace,
+                              std::string_view dst_namespace) {
+    if (!findings_family_) return;
+    const std::string_view r = safe_label_value(rule);
+    const std::string_view sev = safe_label_value(severity);
+    const std::string_view src = bounded_namespace(src_namespace);
+    const std::string_view dst = bounded_namespace(dst_namespace);
+    key_.assign(r).push_back('\0');
+    key_.append(sev).push_back('\0');
+    key_.append(src).push_back('\0');
+    key_.append(dst);
+    auto it = findings_.find(key_);
+    if (it == findings_.end()) {
+        prometheus::Counter& c = findings_family_->Add({{"rule", std::string(r)},
+                                                        {"severity", std::string(sev)},
+                                                        {"src_namespace", std::string(src)},
+                                                        {"dst_namespace", std::string(dst)}});
+        it = findings_.emplace(key_, &c).first;
+    }
+    it->second->Increment();
+    ++findings_counted_;
+}
+
+void AuditMetrics::count_flow(const FlowRecord& flow, prometheus::Counter& flows) {
+    const auto vi = static_cast<std::size_t>(flow.verdict);
+    flows.Increment();
     const std::uint64_t bytes = flow.bytes[0] + flow.bytes[1];
     if (bytes) bytes_[vi]->Increment(static_cast<double>(bytes));
     for (const auto& s : flow.secrets) secret_counter(s.kind).Increment();

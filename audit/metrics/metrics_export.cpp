@@ -180,7 +180,11 @@ bool export_metrics(const Engine& engine, const MetricsOutputs& out, std::string
     AuditMetrics metrics(registry);
     for (const auto& f : engine.records()) metrics.on_flow(f);
     metrics.update_from_summary(engine.summary());
+    return export_registry(registry, out, err);
+}
 
+bool export_registry(const std::shared_ptr<prometheus::Registry>& registry, const MetricsOutputs& out, std::string& err) {
+    if (!out.any()) return true;
     bool ok = true;
     std::string e;
     if (out.textfile && !write_textfile(*registry, *out.textfile, e)) {

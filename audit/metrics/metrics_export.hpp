@@ -47,6 +47,9 @@ std::string default_instance();
 // Metrics of a finished run (after Engine::finish(): every record, plus the summary) to each requested
 // output. Both outputs are attempted; false + err (one line per failure) if any failed.
 bool export_metrics(const Engine& engine, const MetricsOutputs& out, std::string& err);
+// The same for a registry the caller filled (e.g. an AuditMetrics with namespace labels and policy
+// findings).
+bool export_registry(const std::shared_ptr<prometheus::Registry>& registry, const MetricsOutputs& out, std::string& err);
 
 // Checks early (before a long capture) that the textfile's directory is writable by this process.
 bool textfile_writable(const std::string& path, std::string& err);

@@ -72,7 +72,10 @@ c = spec["containers"][0]
 assert c["args"][:2] == ["audit", "serve"] and "--listen=0.0.0.0:9464" in c["args"]
 sc = c["securityContext"]
 assert sc["capabilities"]["drop"] == ["ALL"] and sorted(sc["capabilities"]["add"]) == ["NET_ADMIN", "NET_RAW"]
-assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False and sc["privileged"] is False
+assert sc["readOnlyRootFilesystem"] is True and sc["privileged"] is False
+# Non-root (65534) with file capabilities: escalation must stay allowed for exec to grant them
+# (no_new_privs would ignore them); meshproof sets no_new_privs itself after activation.
+assert sc["runAsNonRoot"] is True and sc["runAsUser"] == 65534, sc
 assert c["resources"]["limits"]["memory"] and c["resources"]["limits"]["cpu"] and c["resources"]["requests"]
 cj = [x for x in load("cronjob.yaml") if x["kind"] == "CronJob"][0]
 job = cj["spec"]["jobTemplate"]["spec"]

@@ -96,10 +96,15 @@ traffic() {
 }
 
 # ------------------------------------------------- 1. audit serve + Prometheus
-lab_bg node "$MESHPROOF" audit serve -i br0 -f tcp --listen "127.0.0.1:$SERVE_PORT" --idle-timeout 1 -v
-SERVE_PID=$LAB_LAST_PID
-wait_http "http://127.0.0.1:$SERVE_PORT/metrics" 15 || { cat "$(lab_bg_log "$SERVE_PID")" >&2; fail "audit serve did not come up"; }
-grep -q "dropped privileges to uid $(id -u nobody)" "$(lab_bg_log "$SERVE_PID")" || fail "audit serve kept root"
+# Its own log file: lab_bg renames the log while the child may still be opening it (the child can
+# then write to a file of the old name and the check below would read an empty log).
+SERVE_LOG="$WORK/serve.log"
+ip netns exec "$NODE_NS" "$MESHPROOF" audit serve -i br0 -f tcp --listen "127.0.0.1:$SERVE_PORT" --idle-timeout 1 -v \
+  </dev/null >"$SERVE_LOG" 2>&1 &
+SERVE_PID=$!
+LAB_PIDS+=("$SERVE_PID")
+wait_http "http://127.0.0.1:$SERVE_PORT/metrics" 15 || { cat "$SERVE_LOG" >&2; fail "audit serve did not come up"; }
+grep -q "dropped privileges to uid $(id -u nobody)" "$SERVE_LOG" || fail "audit serve kept root"
 
 cat >"$WORK/prometheus.yml" <<EOF
 global:
@@ -137,7 +142,7 @@ EOF
   then ok=1; break; fi
   sleep 1
 done
-[[ -n $ok ]] || { echo "last answer: ${answer:-}" >&2; cat "$(lab_bg_log "$SERVE_PID")" >&2; fail "Prometheus never saw 3 plaintext-served + 2 tls flows"; }
+[[ -n $ok ]] || { echo "last answer: ${answer:-}" >&2; cat "$SERVE_LOG" >&2; fail "Prometheus never saw 3 plaintext-served + 2 tls flows"; }
 log "Prometheus API: $answer"
 
 answer=$(promql 'meshproof_flows_total{verdict="plaintext-served",protocol="http"}')

@@ -427,3 +427,111 @@ TEST_CASE("real captures: the metrics agree with the report") {
         CHECK(sum_of(f, "meshproof_flows_total") == static_cast<double>(engine.records().size()));
     }
 }
+
+TEST_CASE("namespace labels on flows_total (enriched runs)") {
+    auto registry = std::make_shared<prometheus::Registry>();
+    AuditMetrics m(registry, AuditMetricsOptions{true, false});
+    m.on_flow(make_flow(Verdict::PlaintextServed, "http"), "legacy", "payments");
+    m.on_flow(make_flow(Verdict::PlaintextServed, "http"), "legacy", "payments");
+    m.on_flow(make_flow(Verdict::IstioMtls, "tls"), "demo", "payments");
+    m.on_flow(make_flow(Verdict::Tls, "tls"), kNamespaceNode, kNamespaceExternal);
+    m.on_flow(make_flow(Verdict::Tls, "tls"));  // no namespaces given
+    const auto s = samples(exposition_text(*registry));
+
+    SUBCASE("one series per verdict, protocol and namespace pair, created when first used") {
+        CHECK(s.at(R"(meshproof_flows_total{dst_namespace="payments",protocol="http",src_namespace="legacy",verdict="plaintext-served"})") == 2);
+        CHECK(s.at(R"(meshproof_flows_total{dst_namespace="payments",protocol="tls",src_namespace="demo",verdict="istio-mtls"})") == 1);
+        CHECK(s.at(R"(meshproof_flows_total{dst_namespace="_external",protocol="tls",src_namespace="_node",verdict="tls"})") == 1);
+        CHECK(s.at(R"(meshproof_flows_total{dst_namespace="_external",protocol="tls",src_namespace="_external",verdict="tls"})") == 1);
+        CHECK(series_count(s, "meshproof_flows_total") == 4);
+        CHECK(sum_of(s, "meshproof_flows_total") == 5);
+        CHECK(m.flows_counted() == 5);
+    }
+    SUBCASE("the other families keep their labels") {
+        CHECK(s.at(R"(meshproof_bytes_total{verdict="plaintext-served"})") == 300);
+        CHECK(s.at("meshproof_encrypted_flow_ratio") == doctest::Approx(3.0 / 5.0));
+    }
+    SUBCASE("no policy family unless asked") { CHECK(series_count(s, "meshproof_policy_findings_total") == 0); }
+}
+
+TEST_CASE("namespace label values stay bounded") {
+    SUBCASE("namespace_label_value keeps DNS-1123 labels and our '_' values") {
+        CHECK(namespace_label_value("kube-system") == "kube-system");
+        CHECK(namespace_label_value("a1") == "a1");
+        CHECK(namespace_label_value("_node") == "_node");
+        CHECK(namespace_label_value("_external") == "_external");
+        CHECK(namespace_label_value("") == "_other");
+        CHECK(namespace_label_value("_anything") == "_other");
+        CHECK(namespace_label_value("Payments") == "_other");
+        CHECK(namespace_label_value("10.244.1.20") == "_other");
+        CHECK(namespace_label_value("-lead") == "_other");
+        CHECK(namespace_label_value(std::string(64, 'a')) == "_other");
+        CHECK(namespace_label_value(std::string(63, 'a')) == std::string(63, 'a'));
+    }
+    SUBCASE("past kMaxNamespaceLabels distinct namespaces, new ones are _other") {
+        auto registry = std::make_shared<prometheus::Registry>();
+        AuditMetrics m(registry, AuditMetricsOptions{true, true});
+        for (std::size_t i = 0; i < kMaxNamespaceLabels + 50; ++i) {
+            const std::string ns = "ns-" + std::to_string(i);
+            m.on_flow(make_flow(Verdict::PlaintextServed, "http"), ns, "payments");
+            m.on_finding("permissive-plaintext", "warning", ns, "payments");
+        }
+        const auto s = samples(exposition_text(*registry));
+        // "payments" is one of the kept values, so kMaxNamespaceLabels - 1 client namespaces + _other.
+        CHECK(series_count(s, "meshproof_flows_total") == kMaxNamespaceLabels);
+        CHECK(series_count(s, "meshproof_policy_findings_total") == kMaxNamespaceLabels);
+        CHECK(s.at(R"(meshproof_flows_total{dst_namespace="payments",protocol="http",src_namespace="_other",verdict="plaintext-served"})") == 51);
+        CHECK(s.at(R"(meshproof_policy_findings_total{dst_namespace="payments",rule="permissive-plaintext",severity="warning",src_namespace="_other"})") == 51);
+        CHECK(sum_of(s, "meshproof_flows_total") == static_cast<double>(kMaxNamespaceLabels + 50));
+    }
+}
+
+TEST_CASE("policy_findings_total by rule, severity and namespaces") {
+    auto registry = std::make_shared<prometheus::Registry>();
+    AuditMetrics m(registry, AuditMetricsOptions{true, true});
+    m.on_finding("strict-plaintext-served", "violation", "legacy", "payments");
+    m.on_finding("strict-plaintext-served", "violation", "legacy", "payments");
+    m.on_finding("meshed-not-istio-mtls", "violation", "demo", "payments");
+    m.on_finding("legacy-client-refused", "info", kNamespaceExternal, "payments");
+    m.on_finding("Bad Rule!", "violation", "demo", "10.0.0.1");  // guarded, never verbatim
+    const std::string text = exposition_text(*registry);
+    const auto s = samples(text);
+    CHECK(s.at(R"(meshproof_policy_findings_total{dst_namespace="payments",rule="strict-plaintext-served",severity="violation",src_namespace="legacy"})") == 2);
+    CHECK(s.at(R"(meshproof_policy_findings_total{dst_namespace="payments",rule="meshed-not-istio-mtls",severity="violation",src_namespace="demo"})") == 1);
+    CHECK(s.at(R"(meshproof_policy_findings_total{dst_namespace="payments",rule="legacy-client-refused",severity="info",src_namespace="_external"})") == 1);
+    CHECK(s.at(R"(meshproof_policy_findings_total{dst_namespace="_other",rule="other",severity="violation",src_namespace="demo"})") == 1);
+    CHECK(series_count(s, "meshproof_policy_findings_total") == 4);
+    CHECK(m.findings_counted() == 5);
+    CHECK(text.find("10.0.0.1") == std::string::npos);
+    CHECK(text.find("# TYPE meshproof_policy_findings_total counter") != std::string::npos);
+
+    SUBCASE("without policy_findings, findings are ignored") {
+        auto r2 = std::make_shared<prometheus::Registry>();
+        AuditMetrics plain(r2);
+        plain.on_finding("strict-plaintext-served", "violation", "legacy", "payments");
+        CHECK(plain.findings_counted() == 0);
+        CHECK(exposition_text(*r2).find("meshproof_policy_findings_total") == std::string::npos);
+    }
+    SUBCASE("without namespace_labels, flows keep two labels whatever namespaces are passed") {
+        auto r3 = std::make_shared<prometheus::Registry>();
+        AuditMetrics plain(r3);
+        plain.on_flow(make_flow(Verdict::Tls, "tls"), "demo", "payments");
+        const auto s3 = samples(exposition_text(*r3));
+        CHECK(s3.at(R"(meshproof_flows_total{protocol="tls",verdict="tls"})") == 1);
+        CHECK(series_count(s3, "meshproof_flows_total") == kVerdictCount * kProtocolLabelCount);
+    }
+}
+
+TEST_CASE("export_registry writes what the caller counted") {
+    TempDir dir;
+    auto registry = std::make_shared<prometheus::Registry>();
+    AuditMetrics m(registry, AuditMetricsOptions{true, true});
+    m.on_finding("strict-plaintext-served", "violation", "legacy", "payments");
+    MetricsOutputs out;
+    out.textfile = (dir.path / "meshproof.prom").string();
+    std::string err;
+    REQUIRE(export_registry(registry, out, err));
+    const auto s = samples(slurp(dir.path / "meshproof.prom"));
+    CHECK(s.at(R"(meshproof_policy_findings_total{dst_namespace="payments",rule="strict-plaintext-served",severity="violation",src_namespace="legacy"})") == 1);
+    CHECK(export_registry(registry, MetricsOutputs{}, err));  // nothing asked: nothing to fail
+}
