@@ -173,9 +173,14 @@ lab_bg() {
   local ns log
   ns=$(lab_ns "$1") || return 1
   shift
+  local fd
   log=$(mktemp "$LAB_DIR/bg.XXXXXX") || return 1
-  ip netns exec "$ns" "$@" </dev/null >"$log" 2>&1 &
+  # Opened here, not in the child: the rename below must not race the child's own open (it would
+  # then write to a file under the old name and bg-PID.log would stay empty).
+  exec {fd}>"$log" || return 1
+  ip netns exec "$ns" "$@" </dev/null >&"$fd" 2>&1 &
   LAB_LAST_PID=$!
+  exec {fd}>&-
   LAB_PIDS+=("$LAB_LAST_PID")
   mv -f "$log" "$LAB_DIR/bg-$LAB_LAST_PID.log"
 }
