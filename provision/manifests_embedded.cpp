@@ -130,6 +130,10 @@ spec:
                 limits:
                   cpu: "1"
                   memory: 512Mi
+              # Root, unlike the DaemonSet (uid 65534 with file capabilities): the signing key Secret is
+              # mounted 0400 root-owned (meshproof refuses a key others can read, and fsGroup would make it
+              # group-readable) and the reports volume is root-owned. With every other capability dropped,
+              # root here cannot setuid, so the capture keeps uid 0 after activation (--user=root says so).
               securityContext:
                 runAsUser: 0
                 runAsNonRoot: false
