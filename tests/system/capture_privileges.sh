@@ -56,31 +56,10 @@ lab_wait_listen web 8080
 # (An array, not a function: started in the background, its PID is meshproof's own, as every step execs.)
 AS_NOBODY=(ip netns exec "$NODE_NS" setpriv --reuid="$NOBODY_UID" --regid="$NOBODY_GID" --clear-groups)
 
-CAP_PID=""
-start_capture() { # start_capture OUT ERR CMD...: waits until it says it is capturing
-  local out=$1 err=$2 i
-  shift 2
-  "$@" >"$out" 2>"$err" &
-  CAP_PID=$!
-  LAB_PIDS+=("$CAP_PID")
-  for ((i = 0; i < 200; i++)); do
-    grep -q 'capturing on' "$err" 2>/dev/null && return 0
-    kill -0 "$CAP_PID" 2>/dev/null || { cat "$err" >&2; fail "audit capture exited early"; }
-    sleep 0.05
-  done
-  cat "$err" >&2
-  fail "audit capture did not start"
-}
-wait_capture() {
-  local i
-  for ((i = 0; i < 400; i++)); do
-    kill -0 "$CAP_PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill -0 "$CAP_PID" 2>/dev/null && fail "audit capture did not end"
-  rc=0
-  wait "$CAP_PID" || rc=$?
-}
+# shellcheck source=../lib/capture_helpers.sh
+source "$SRC/tests/lib/capture_helpers.sh"
+start_capture() { capture_start "$@"; }  # start_capture OUT ERR CMD...
+wait_capture() { capture_wait; }
 status_field() { awk -v k="$1:" '$1 == k {print $2; exit}' "/proc/$CAP_PID/status"; }
 # check_no_privileges WHAT: the running capture holds no capability and runs as nobody.
 check_no_privileges() {

@@ -93,23 +93,10 @@ mtls_traffic() {
   lab_wait_pid "$pid" 10 || fail "s_server did not finish"
 }
 
-CAP_PID=""
+# shellcheck source=../lib/capture_helpers.sh
+source "$SRC/tests/lib/capture_helpers.sh"
 # start_capture OUT ERR ARGS...: `audit capture` in the node namespace, in the background.
-start_capture() {
-  local out=$1 err=$2 i
-  shift 2
-  # ip netns exec execs meshproof: $! is its PID (a function run with & would be a subshell).
-  ip netns exec "$NODE_NS" "$MESHPROOF" audit capture "$@" >"$out" 2>"$err" &
-  CAP_PID=$!
-  LAB_PIDS+=("$CAP_PID")
-  for ((i = 0; i < 400; i++)); do
-    grep -q 'capturing on' "$err" 2>/dev/null && return 0
-    kill -0 "$CAP_PID" 2>/dev/null || { cat "$err" >&2; fail "audit capture exited early"; }
-    sleep 0.05
-  done
-  cat "$err" >&2
-  fail "audit capture did not start"
-}
+start_capture() { capture_start "$1" "$2" ip netns exec "$NODE_NS" "$MESHPROOF" audit capture "${@:3}"; }
 # stop_capture: SIGINT (the report is still written), then its exit status in rc.
 stop_capture() {
   local i

@@ -99,34 +99,11 @@ MESH_SERVER_PID=$LAB_LAST_PID
 lab_wait_listen mesh 8080
 
 # ------------------------------------------------------------------- helpers
-CAP_PID=""
-# start_capture OUT ERR ARGS...: audit capture in the node namespace, in the background; waits until
-# it says it is capturing.
-start_capture() {
-  local out=$1 err=$2 i
-  shift 2
-  ip netns exec "$NODE_NS" "$MESHPROOF" audit capture "$@" >"$out" 2>"$err" &
-  CAP_PID=$!
-  LAB_PIDS+=("$CAP_PID")
-  for ((i = 0; i < 200; i++)); do
-    grep -q 'capturing on' "$err" 2>/dev/null && return 0
-    kill -0 "$CAP_PID" 2>/dev/null || { cat "$err" >&2; fail "audit capture exited early"; }
-    sleep 0.05
-  done
-  cat "$err" >&2
-  fail "audit capture did not start"
-}
-# wait_capture: waits for the background capture (fails the test after 20 s); its exit status in rc.
-wait_capture() {
-  local i
-  for ((i = 0; i < 400; i++)); do
-    kill -0 "$CAP_PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill -0 "$CAP_PID" 2>/dev/null && fail "audit capture did not end"
-  rc=0
-  wait "$CAP_PID" || rc=$?
-}
+# shellcheck source=../lib/capture_helpers.sh
+source "$SRC/tests/lib/capture_helpers.sh"
+# start_capture OUT ERR ARGS...: audit capture in the node namespace, in the background.
+start_capture() { capture_start "$1" "$2" ip netns exec "$NODE_NS" "$MESHPROOF" audit capture "${@:3}"; }
+wait_capture() { capture_wait; }
 
 # ------------------------------------------------ 1. traffic, SIGINT, --write
 OUT="$WORK/capture.jsonl"
