@@ -2,19 +2,35 @@
 # Installs meshproof's build and test dependencies from Debian packages, then builds it.
 #   scripts/setup.sh            install dependencies (if missing) and build into ./build
 #   scripts/setup.sh --deps     only install dependencies
+#   scripts/setup.sh --deps --clang   also clang-14 + its ASan/UBSan/libFuzzer runtimes (scripts/sanitize.sh,
+#                                     scripts/fuzz.sh ask for these; the normal build needs only g++)
 # Needs root for apt-get (run with sudo, or as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+deps_only=0 clang=0
+for arg in "$@"; do
+  case $arg in
+    --deps) deps_only=1 ;;
+    --clang) clang=1 ;;
+    *) echo "usage: $0 [--deps] [--clang]" >&2; exit 2 ;;
+  esac
+done
 
 # Build: compiler, CMake, libraries. Runtime/test tools: capture, TLS stacks, servers we test against.
 BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config
   libpcap-dev libssl-dev libboost-dev libboost-filesystem-dev libyaml-cpp-dev prometheus-cpp-dev
   doctest-dev libexpected-dev zlib1g-dev)
 TEST_PACKAGES=(openssl iproute2 tcpdump tshark curl nginx-light stunnel4 gnutls-bin redis-server
-  python3 ethtool prometheus prometheus-pushgateway chromium tcpreplay libndpi-bin python3-yaml time)
+  python3 ethtool prometheus prometheus-pushgateway chromium tcpreplay libndpi-bin python3-yaml time libcap2-bin)
+# Sanitizer suite and fuzzing: clang, its runtimes (ASan, UBSan, libFuzzer) and llvm-symbolizer for
+# readable sanitizer stack traces.
+CLANG_PACKAGES=(clang-14 libclang-rt-14-dev llvm-14)
+wanted=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
+((clang)) && wanted+=("${CLANG_PACKAGES[@]}")
 
 missing=()
-for p in "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"; do
+for p in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
@@ -34,7 +50,7 @@ if ((${#missing[@]})); then
     service "$svc" stop >/dev/null 2>&1 || true
   done
 fi
-[[ "${1:-}" == "--deps" ]] && exit 0
+((deps_only)) && exit 0
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo ${MESHPROOF_CMAKE_ARGS:-}
 cmake --build build -j"$(nproc)"
