@@ -413,10 +413,17 @@ int audit_capture(const std::vector<std::string>& args) {
     LoopLimits limits{lf.duration, max_packets ? std::optional<std::uint64_t>(max_packets) : std::nullopt};
     audit::PcapWriter* evidence = src->evidence();
     bool interrupted = false;
+    bool evidence_failure_said = false;
     const std::uint64_t n = run_capture(
         *src, engine, limits, interrupted,
         [&](const audit::RawPacket& pkt) {
-            if (evidence) keep_evidence(engine, *evidence, pkt);
+            if (!evidence) return;
+            keep_evidence(engine, *evidence, pkt);
+            // Said when it happens (a long capture should not hide it until the end); counts come at the end.
+            if (!evidence_failure_said && evidence->failed()) {
+                std::cerr << "meshproof: warning: " << *evidence->write_error() << " (counts at the end)\n";
+                evidence_failure_said = true;
+            }
         },
         [&] { engine.expire(unix_now()); });
 
