@@ -16,6 +16,7 @@
 #include <stdexcept>
 
 #include "audit/report/html_report.hpp"
+#include "common/file_output.hpp"
 #include "audit/report/report.hpp"
 #include "demo/bridge_capture.hpp"
 #include "demo/demo_apps.hpp"
@@ -85,13 +86,9 @@ std::string utc_now() {
     return buf;
 }
 
-void write_file(const std::filesystem::path& path, std::string_view content, mode_t mode = 0644) {
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    if (!f) throw StepFailed("cannot write " + path.string() + ": " + std::strerror(errno));
-    f.write(content.data(), static_cast<std::streamsize>(content.size()));
-    f.close();
-    if (!f) throw StepFailed("cannot write " + path.string());
-    chmod(path.c_str(), mode);
+// Reports are 0640 by default; keys are written 0600 from the first byte (never chmod'ed afterwards).
+void write_file(const std::filesystem::path& path, std::string_view content, mode_t mode = kReportFileMode) {
+    if (auto ok = write_output_file(path.string(), content, mode); !ok) throw StepFailed("cannot write " + ok.error());
 }
 
 class Demo {
@@ -298,7 +295,7 @@ void Demo::mesh_phase() {
     const auto ca = make_mesh_ca();
     if (!ca) throw StepFailed("mesh CA: " + ca.error());
     std::filesystem::create_directories(workdir_ / "certs");
-    write_file(workdir_ / "certs" / "mesh-ca.pem", ca->cert_pem);
+    write_file(workdir_ / "certs" / "mesh-ca.pem", ca->cert_pem, 0644);
     struct Workload {
         Pod pod;
         std::vector<InboundRoute> inbound;
@@ -322,7 +319,7 @@ void Demo::mesh_phase() {
         if (!cert) throw StepFailed("workload certificate for " + id + ": " + cert.error());
         ids.push_back(id);
         const std::string base = std::string(w.pod.name);
-        write_file(workdir_ / "certs" / (base + ".pem"), cert->cert_pem);
+        write_file(workdir_ / "certs" / (base + ".pem"), cert->cert_pem, 0644);
         write_file(workdir_ / "certs" / (base + "-key.pem"), cert->key_pem, 0600);
         SidecarConfig cfg;
         cfg.log_path = path("sidecar-" + base + ".stunnel.log");

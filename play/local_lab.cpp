@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/file_output.hpp"
 #include "demo/demo_apps.hpp"
 #include "demo/demo_runner.hpp"
 #include "demo/mesh_ca.hpp"
@@ -65,13 +66,9 @@ LocalLab::LocalLab(std::string prefix)
 LocalLab::~LocalLab() { destroy(); }
 
 LabStatus LocalLab::write_file(const std::string& name, std::string_view content, unsigned mode) {
-    const std::string p = path(name);
-    std::ofstream f(p, std::ios::binary | std::ios::trunc);
-    if (!f) return tl::unexpected("cannot write " + p + ": " + std::strerror(errno));
-    f.write(content.data(), static_cast<std::streamsize>(content.size()));
-    f.close();
-    if (!f) return tl::unexpected("cannot write " + p);
-    ::chmod(p.c_str(), static_cast<mode_t>(mode));
+    // The mode from the first byte: some of these are private keys.
+    if (auto ok = write_output_file(path(name), content, static_cast<mode_t>(mode)); !ok)
+        return tl::unexpected("cannot write " + ok.error());
     return {};
 }
 

@@ -24,6 +24,7 @@
 #include "audit/metrics/metrics_export.hpp"
 #include "audit/report/diff.hpp"
 #include "audit/report/html_report.hpp"
+#include "common/file_output.hpp"
 #include "audit/report/report.hpp"
 #include "demo/bridge_capture.hpp"
 #include "demo/demo_runner.hpp"
@@ -121,11 +122,7 @@ void write_output(const std::string& path, const std::string& content) {
     const auto parent = std::filesystem::path(path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
     if (ec) throw StepFailed("cannot create " + parent.string() + ": " + ec.message());
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    if (!f) throw StepFailed("cannot write " + path + ": " + std::strerror(errno));
-    f << content;
-    f.close();
-    if (!f) throw StepFailed("cannot write " + path);
+    if (auto ok = write_output_file(path, content, kReportFileMode); !ok) throw StepFailed("cannot write " + ok.error());
 }
 
 class Run {

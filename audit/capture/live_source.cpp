@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <pcap/pcap.h>
 
@@ -117,6 +118,36 @@ bool drop_all_capabilities(std::string& err) {
 // No execve from here on can gain privileges (setuid binaries, file capabilities).
 void forbid_new_privileges() { prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); }
 
+bool lookup_user(const std::string& user, uid_t& uid, gid_t& gid, std::string& err) {
+    passwd pw{};
+    passwd* found = nullptr;
+    std::vector<char> buf(16384);
+    const int rc = getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found);
+    if (rc != 0 || !found) {
+        err = "--user " + user + ": no such user" + (rc ? std::string(" (") + std::strerror(rc) + ")" : "");
+        return false;
+    }
+    uid = pw.pw_uid;
+    gid = pw.pw_gid;
+    return true;
+}
+
+// The evidence file is created 0640 before the drop; like tcpdump -Z, hand it to the user the
+// capture runs as, so that user (writing a bundle, say) can read it back.
+bool hand_file_to_user(const std::string& path, const std::string& user, std::string& err) {
+    if (geteuid() != 0 || path == "-") return true;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    if (!lookup_user(user, uid, gid, err)) return false;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return true;
+    if (::chown(path.c_str(), uid, gid) != 0) {
+        err = path + ": cannot hand the evidence file to " + user + ": " + std::strerror(errno);
+        return false;
+    }
+    return true;
+}
+
 // Started as root: setgroups/setgid/setuid to `user`, then check it took and cannot be undone (as
 // tcpdump -Z does). Started non-root (file capabilities): drop every capability, keep the uid.
 bool drop_privileges(const std::string& user, std::string& note, std::string& err) {
@@ -129,16 +160,9 @@ bool drop_privileges(const std::string& user, std::string& note, std::string& er
                (had ? ", all capabilities dropped" : ", no capabilities held");
         return true;
     }
-    passwd pw{};
-    passwd* found = nullptr;
-    std::vector<char> buf(16384);
-    const int rc = getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found);
-    if (rc != 0 || !found) {
-        err = "--user " + user + ": no such user" + (rc ? std::string(" (") + std::strerror(rc) + ")" : "");
-        return false;
-    }
-    const uid_t uid = pw.pw_uid;
-    const gid_t gid = pw.pw_gid;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    if (!lookup_user(user, uid, gid, err)) return false;
     if (uid == 0) {
         note = "kept root privileges (--user " + user + ")";
         return true;
@@ -375,7 +399,8 @@ std::unique_ptr<LiveSource> LiveSource::open(const LiveOptions& opt, SourceError
     // The capture socket and the evidence file are open: from here on no privilege is needed.
     if (opt.drop_to_user) {
         std::string derr;
-        if (!drop_privileges(*opt.drop_to_user, source->privilege_note_, derr)) {
+        if ((opt.write_path && !hand_file_to_user(*opt.write_path, *opt.drop_to_user, derr)) ||
+            !drop_privileges(*opt.drop_to_user, source->privilege_note_, derr)) {
             if (opt.write_path) {
                 source->evidence_.reset();
                 std::remove(opt.write_path->c_str());  // nothing was captured into it

@@ -16,6 +16,7 @@
 #include <tuple>
 
 #include "audit/decode/packet.hpp"
+#include "common/file_output.hpp"
 
 namespace meshproof::audit {
 
@@ -75,7 +76,25 @@ std::unique_ptr<PcapWriter> PcapWriter::open(const std::string& path, int link_t
         err = path + ": cannot prepare a pcap writer for link type " + std::to_string(link_type);
         return nullptr;
     }
-    w->handles_->dumper = pcap_dump_open(w->handles_->dead, path.c_str());
+    if (path == "-") {
+        w->handles_->dumper = pcap_dump_open(w->handles_->dead, path.c_str());  // stdout
+    } else {
+        // Created 0640 by us rather than by libpcap's fopen (0666 & ~umask): the file holds the wire's
+        // plaintext, secrets included.
+        const auto fd = create_output_file(path, kReportFileMode);
+        if (!fd) {
+            err = fd.error();
+            return nullptr;
+        }
+        std::FILE* f = ::fdopen(*fd, "wb");
+        if (f == nullptr) {
+            ::close(*fd);
+            err = path + ": cannot create the evidence capture: " + std::strerror(errno);
+            return nullptr;
+        }
+        w->handles_->dumper = pcap_dump_fopen(w->handles_->dead, f);
+        if (!w->handles_->dumper) std::fclose(f);
+    }
     if (!w->handles_->dumper) {
         err = path + ": cannot create the evidence capture: " + pcap_geterr(w->handles_->dead);
         return nullptr;

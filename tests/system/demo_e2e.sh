@@ -133,6 +133,9 @@ print(f"[demo_e2e] before: {len(before)} flows ({len(leaky)} leaking secrets: {s
       f"after: {len(istio)}/{len(after)} istio-mtls; diff: {diff['changes']['secured']} pairs secured")
 PY
 no_secrets "$OUT/run"/* "$OUT/terminal.txt"
+for f in before.jsonl after.jsonl diff.json report.html; do
+  [[ $(stat -c %a "$OUT/run/$f") == 640 ]] || fail "$f has mode $(stat -c %a "$OUT/run/$f"), reports are 0640"
+done
 html=$OUT/run/report.html
 grep -q '<svg' "$html" || fail "report.html has no inline SVG"
 if grep -E -i -q '<script|<link|<img|src=|href=|url\(|https?://' "$html"; then

@@ -181,6 +181,8 @@ EOF
 
 # The evidence capture is a pcap that gives the same verdicts when audited again.
 [[ -s $EVIDENCE ]] || fail "no evidence pcap"
+# It holds the wire's plaintext: 0640, and owned by the user the capture ran as (as tcpdump -Z does).
+[[ $(stat -c '%a %U' "$EVIDENCE") == "640 nobody" ]] || fail "evidence pcap is $(stat -c '%a %U' "$EVIDENCE"), want 640 nobody"
 rc=0
 "$MESHPROOF" audit read --json "$EVIDENCE" >"$WORK/evidence.jsonl" || rc=$?
 [[ $rc == 0 ]] || fail "audit read of the evidence pcap: exit $rc"

@@ -2,6 +2,7 @@
 // (Lives with the metrics tests because it belongs to the live-capture work; it only needs libpcap.)
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -150,6 +151,19 @@ TEST_CASE("PcapWriter caps the file size and skips non-TCP frames") {
         CHECK(w->stats().not_tcp == 1);
         CHECK(w->stats().written_packets == 0);
     }
+}
+
+TEST_CASE("the evidence pcap is created 0640 whatever the umask: it holds the wire's plaintext") {
+    const std::string path = std::filesystem::temp_directory_path() / ("meshproof-mode-" + std::to_string(::getpid()) + ".pcap");
+    const mode_t old_umask = ::umask(0);
+    std::string err;
+    auto w = PcapWriter::open(path, 1, 262144, {}, err);
+    ::umask(old_umask);
+    REQUIRE(w);
+    CHECK((std::filesystem::status(path).permissions() & std::filesystem::perms::mask) ==
+          (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write | std::filesystem::perms::group_read));
+    CHECK(w->close(err));
+    std::filesystem::remove(path);
 }
 
 TEST_CASE("PcapWriter::open explains a path it cannot create") {
