@@ -437,11 +437,16 @@ int audit_capture(const std::vector<std::string>& args) {
     std::vector<std::string> evidence_files;
     if (evidence) {
         std::string werr;
-        if (!evidence->close(werr)) {
+        const bool closed = evidence->close(werr);
+        const auto& es = evidence->stats();
+        engine.summary().evidence = audit::EvidenceSummary{evidence->path(), es.written_packets, es.written_bytes,
+                                                           es.over_budget, es.over_cap, es.write_failed,
+                                                           evidence->write_error()};
+        if (!closed) {
+            if (!engine.summary().evidence->error) engine.summary().evidence->error = werr;
             std::cerr << "meshproof: " << werr << "\n";
             rc = kExitFailure;
         } else if (lf.verbose) {
-            const auto& es = evidence->stats();
             std::cerr << "meshproof: evidence " << evidence->path() << ": " << es.written_packets << " packets, "
                       << es.written_bytes << " bytes" << (es.over_cap ? " (size cap reached)" : "") << "\n";
         }

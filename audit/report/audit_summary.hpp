@@ -22,6 +22,15 @@ struct InputSummary {
     std::string error_kind;      // "open", "not-a-capture", "unsupported-link-type", "truncated", "corrupt", "live"
 };
 
+// The `--write` evidence capture of a live run, so a JSON reader knows whether it is complete.
+struct EvidenceSummary {
+    std::string path;
+    std::uint64_t packets = 0, bytes = 0;           // written (bytes include the file header)
+    std::uint64_t over_budget = 0, over_cap = 0;    // left out by design: per-flow budget, file cap
+    std::uint64_t not_written = 0;                  // lost after a write failed (a full disk)
+    std::optional<std::string> error;               // why writing stopped
+};
+
 struct AuditSummary {
     std::vector<InputSummary> inputs;
     std::uint64_t packets = 0, bytes = 0;
@@ -38,6 +47,7 @@ struct AuditSummary {
     std::uint64_t kernel_dropped = 0, interface_dropped = 0;
     double first_ts = 0, last_ts = 0;
     bool interrupted = false;
+    std::optional<EvidenceSummary> evidence;  // live runs with --write
 };
 
 }  // namespace meshproof::audit

@@ -173,6 +173,12 @@ std::string summary_to_json(const AuditSummary& s) {
         w.key("dropped").begin_object().field("kernel", s.kernel_dropped).field("interface", s.interface_dropped).end_object();
     }
     w.field("interrupted", s.interrupted);
+    if (s.evidence) {
+        const EvidenceSummary& e = *s.evidence;
+        w.key("evidence").begin_object().field("path", e.path).field("packets", e.packets).field("bytes", e.bytes);
+        w.field("over_budget", e.over_budget).field("over_cap", e.over_cap).field("not_written", e.not_written);
+        w.field("error", e.error).end_object();
+    }
     w.end_object();
     return w.take();
 }
@@ -254,7 +260,7 @@ void write_table(std::ostream& out, const std::vector<FlowRecord>& flows, const 
     const char* bold = opt.color ? "\033[1m" : "";
     out << bold << "meshproof audit" << reset << ": " << s.packets << " packets, " << s.flows << " TCP flows";
     if (s.ip_fragments) out << ", " << s.ip_fragments << " IP fragments (counted, not reassembled)";
-    if (s.tunnelled_packets) out << ", " << s.tunnelled_packets << " packets decapsulated from VXLAN/Geneve";
+    if (s.tunnelled_packets) out << ", " << s.tunnelled_packets << " packets decapsulated from tunnels";
     if (s.duplicate_packets) out << ", " << s.duplicate_packets << " duplicate packets ignored";
     out << "\n";
     for (const auto& in : s.inputs) {
@@ -265,6 +271,11 @@ void write_table(std::ostream& out, const std::vector<FlowRecord>& flows, const 
     if (s.interrupted) out << "  capture interrupted: report covers the packets seen until then\n";
     if (s.kernel_dropped || s.interface_dropped)
         out << "  dropped: " << s.kernel_dropped << " by the kernel, " << s.interface_dropped << " by the interface\n";
+    if (s.evidence) {
+        out << "  evidence " << s.evidence->path << ": " << s.evidence->packets << " packets";
+        if (s.evidence->error) out << ", INCOMPLETE (" << s.evidence->not_written << " packets not written: " << *s.evidence->error << ")";
+        out << "\n";
+    }
     out << "\n" << bold << "  VERDICT               FLOWS        BYTES" << reset << "\n";
     for (Verdict v : kAllVerdicts) {
         const auto i = static_cast<std::size_t>(v);

@@ -74,6 +74,9 @@ flows = [l for l in lines if l.get("type") == "flow"]
 assert summary["flows"] == len(flows)
 served = [f for f in flows if f.get("verdict") == "plaintext-served" and "8080" in json.dumps(f)]
 assert len(served) == 60, f"{len(served)} plaintext-served flows to port 8080, want 60"
+ev = summary["evidence"]
+assert ev["not_written"] > 0 and "No space left on device" in ev["error"], ev
+assert ev["packets"] > 0 and ev["path"].endswith(".pcap"), ev
 PY
 mapfile -t errs < <(grep -v 'capturing on' "$ERR" | grep .)
 # One warning when the disk refuses (not only at the end of a long capture), one line with the counts.

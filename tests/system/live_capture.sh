@@ -183,6 +183,13 @@ EOF
 [[ -s $EVIDENCE ]] || fail "no evidence pcap"
 # It holds the wire's plaintext: 0640, and owned by the user the capture ran as (as tcpdump -Z does).
 [[ $(stat -c '%a %U' "$EVIDENCE") == "640 nobody" ]] || fail "evidence pcap is $(stat -c '%a %U' "$EVIDENCE"), want 640 nobody"
+# The summary says what the evidence file holds, and that it is complete.
+python3 - "$OUT" "$EVIDENCE" "$(tcpdump -nr "$EVIDENCE" 2>/dev/null | wc -l)" <<'PY' || fail "summary evidence object"
+import json, sys
+summary = [json.loads(l) for l in open(sys.argv[1]) if l.strip()][-1]
+ev = summary["evidence"]
+assert ev["path"] == sys.argv[2] and ev["packets"] == int(sys.argv[3]) and ev["error"] is None and ev["not_written"] == 0, ev
+PY
 rc=0
 "$MESHPROOF" audit read --json "$EVIDENCE" >"$WORK/evidence.jsonl" || rc=$?
 [[ $rc == 0 ]] || fail "audit read of the evidence pcap: exit $rc"
