@@ -33,7 +33,7 @@ Reads pcap/pcapng captures and classifies every TCP flow:
 
 options:
   --json                 JSON lines: one object per flow as it finishes, then one summary object
-                         (sorted by first packet instead with --policy/--bundle/--k8s-snapshot)
+                         (then findings with --policy; sorted by first packet instead with --bundle)
   --show-secrets         print secrets seen in plaintext (default: redacted)
   --fail-on V[,V...]     exit 3 when any flow has one of these verdicts
   --color WHEN           auto (default), always, never
@@ -98,11 +98,12 @@ int audit_read(const std::vector<std::string>& args) {
     // Snapshot, policy and signing key are loaded before the captures are read: errors come first.
     std::unique_ptr<ComplianceRun> compliance_run;
     if (compliance.any()) compliance_run = std::make_unique<ComplianceRun>(compliance, std::cerr);
-    // --json without compliance flags streams: each flow's line is written when the flow finishes
-    // (completion order, like Zeek's conn.log) and nothing is kept, so memory is bounded by the flow
-    // table whatever the capture's flow count. The table (for people) and the compliance paths
-    // (enrichment, policy, bundle) keep every record and print them sorted by first packet.
-    const bool streaming = json && !compliance_run;
+    // --json streams: each flow's line is written when the flow finishes (completion order, like
+    // Zeek's conn.log; with a snapshot enriched, with a policy checked as it goes, findings after the
+    // summary) and nothing is kept, so memory is bounded by the flow table whatever the capture's
+    // flow count. The table (for people) and --bundle (its verdicts.jsonl) keep every record and
+    // print them sorted by first packet.
+    const bool streaming = json && !(compliance_run && compliance_run->writes_bundle());
     cfg.keep_records = !streaming;
     audit::Engine engine(cfg);
     bool fail_matched = false;
@@ -111,12 +112,21 @@ int audit_read(const std::vector<std::string>& args) {
     if (streaming) {
         if (metrics.any()) {
             registry = std::make_shared<prometheus::Registry>();
-            stream_metrics = std::make_unique<audit::AuditMetrics>(registry);
+            stream_metrics = compliance_run ? std::make_unique<audit::AuditMetrics>(
+                                                  registry, audit::AuditMetricsOptions{compliance_run->enriches(),
+                                                                                       compliance_run->checks_policy()})
+                                            : std::make_unique<audit::AuditMetrics>(registry);
         }
+        if (compliance_run) compliance_run->attach_metrics(stream_metrics.get());  // it feeds them, namespaces included
         engine.set_sink([&](const audit::FlowRecord& f) {
-            std::cout << audit::flow_to_json(f, ropt) << '\n';
+            if (compliance_run) {
+                std::cout << compliance_run->flow_json(f, ropt) << '\n';
+                compliance_run->observe(f);
+            } else {
+                std::cout << audit::flow_to_json(f, ropt) << '\n';
+                if (stream_metrics) stream_metrics->on_flow(f);
+            }
             if (fail_set.count(f.verdict)) fail_matched = true;
-            if (stream_metrics) stream_metrics->on_flow(f);
         });
     }
     std::signal(SIGINT, on_signal);
@@ -132,6 +142,7 @@ int audit_read(const std::vector<std::string>& args) {
     else audit::write_table(std::cout, engine.records(), s, ropt);
     std::cout.flush();
     int metrics_rc = kExitOk;
+    if (compliance_run) compliance_run->attach_metrics(nullptr);
     if (stream_metrics) {
         stream_metrics->update_from_summary(s);
         std::string err;

@@ -448,8 +448,11 @@ int ComplianceRun::finish(const std::vector<audit::FlowRecord>& flows, const aud
     State& st = *state_;
     std::optional<k8s::PolicyReport> report;
     if (st.policy && st.index) {
-        // observe() already saw these flows (same count, report order): its findings are theirs.
-        if (st.evaluator && st.keep_findings && st.observed == flows.size() && st.evaluator->report().flows_checked == flows.size())
+        // observe() already saw these flows (same count, report order): its findings are theirs. No
+        // flows at all after observe() saw some: they were streamed and not kept (audit read --json).
+        const bool streamed = flows.empty() && st.observed > 0;
+        const std::size_t seen = streamed ? st.observed : flows.size();
+        if (st.evaluator && st.keep_findings && st.observed == seen && st.evaluator->report().flows_checked == seen)
             report = st.evaluator->take_report();
         else
             report = k8s::evaluate(flows, *st.index, *st.policy);

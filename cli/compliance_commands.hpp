@@ -98,7 +98,8 @@ public:
     // After the report: findings (text after a table, JSON lines after the summary line) and the
     // bundle. `evidence_files` are the captures read (or the evidence pcap written), `command_line`
     // goes into version.json. Returns kExitOk, kExitPolicyViolations, or kExitFailure when the bundle
-    // could not be written (reason on `err`).
+    // could not be written (reason on `err`). `flows` empty after observe() saw flows: they were streamed
+    // (printed as they ended, not kept) and observe()'s findings are reported; not with a bundle.
     int finish(const std::vector<audit::FlowRecord>& flows, const audit::AuditSummary& s, const audit::ReportOptions& opt,
                bool json, const std::vector<std::string>& evidence_files, const std::vector<std::string>& command_line,
                std::ostream& out, std::ostream& err);

@@ -128,5 +128,29 @@ grep -q "no PeerAuthentication CRD" "$tmp/err" && ok "warns that Istio is missin
 expect_rc 1 "--k8s denied" -- env FAKE_MODE=denied PATH="$tmp/bin:$PATH" "$MESHPROOF" audit read --k8s "$own/syn-only.pcap"
 grep -q "Unauthorized" "$tmp/err" && ok "kubectl's error is shown" || bad "stderr: $(cat "$tmp/err")"
 
+# --json with a policy streams (flows as they end, findings after the summary); with --bundle it keeps
+# the records and sorts them. Same flow lines, same findings, and each finding's flow index names its
+# own flow line in both.
+"$MESHPROOF" keygen --out stream-keys >/dev/null 2>&1
+expect_rc 5 "--json --policy, streamed" -- "$MESHPROOF" audit read --json --k8s-snapshot "$snapshot" --policy minimal.yaml "$own"
+cp "$tmp/out" streamed.jsonl
+expect_rc 5 "--json --policy --bundle, sorted" -- "$MESHPROOF" audit read --json --k8s-snapshot "$snapshot" --policy minimal.yaml \
+  --bundle stream-check.tar.gz --key stream-keys/meshproof-signing.key "$own"
+cp "$tmp/out" sorted.jsonl
+python3 - streamed.jsonl sorted.jsonl <<'PY' && ok "streamed and sorted policy runs agree, finding indexes name their flows" || bad "streamed and sorted policy runs differ"
+import json, sys
+def load(path):
+    lines = [json.loads(l) for l in open(path) if l.strip()]
+    flows = [l for l in lines if l["type"] == "flow"]
+    findings = [l for l in lines if l["type"] == "finding"]
+    assert [l["type"] for l in lines][len(flows)] == "summary" and lines[-1]["type"] == "policy_summary"
+    for f in findings:
+        assert flows[f["flow"]["index"]]["client"] == f["flow"]["client"], f
+    return (sorted(json.dumps(f, sort_keys=True) for f in flows),
+            sorted(json.dumps({k: v for k, v in f.items() if k != "flow"}, sort_keys=True) for f in findings))
+a, b = load(sys.argv[1]), load(sys.argv[2])
+assert a == b and a[1], "differ or no findings"
+PY
+
 echo "compliance_policy: $pass passed, $fail failed"
 [[ $fail == 0 ]]
