@@ -69,7 +69,7 @@ lab_prepare_ns() {
 
 lab_new_ns() {
   local ns=$1
-  if ip netns list | awk '{print $1}' | grep -qx -- "$ns"; then
+  if ip netns list | awk '{print $1}' | grep -x -- "$ns" >/dev/null; then
     lab_die "namespace $ns already exists (prefix in use?)"; return 1
   fi
   ip netns add "$ns" || return 1
@@ -194,7 +194,7 @@ lab_wait_listen() {
   local ns port=$2 timeout=${3:-10} i
   ns=$(lab_ns "$1") || return 1
   for ((i = 0; i < timeout * 20; i++)); do
-    if ip netns exec "$ns" ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
+    if ip netns exec "$ns" ss -Hltn "sport = :$port" 2>/dev/null | grep . >/dev/null; then
       return 0
     fi
     sleep 0.05

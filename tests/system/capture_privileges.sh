@@ -41,7 +41,7 @@ BIN="$WORK/meshproof"
 cp "$MESHPROOF" "$BIN"
 chmod 755 "$BIN"
 setcap cap_net_raw,cap_net_admin=p "$BIN" 2>/dev/null || skip "setcap failed here (file system without xattrs?)"
-getcap "$BIN" | grep -q 'cap_net_admin,cap_net_raw=p' || fail "getcap does not show the capabilities: $(getcap "$BIN")"
+getcap "$BIN" | grep 'cap_net_admin,cap_net_raw=p' >/dev/null || fail "getcap does not show the capabilities: $(getcap "$BIN")"
 NOCAPS="$WORK/meshproof-nocaps"
 cp "$MESHPROOF" "$NOCAPS"
 chmod 755 "$NOCAPS"
@@ -94,7 +94,7 @@ for mode in p ep; do
   sleep 0.3
   check_no_privileges "nobody + file capabilities =$mode"
   grep -q "all capabilities dropped" "$ERR" || fail "=$mode: no capability drop note in -v output: $(cat "$ERR")"
-  lab_exec client curl -sS --max-time 5 http://10.244.7.20:8080/index.html | grep -q 'hello from web' || fail "http request failed"
+  lab_exec client curl -sS --max-time 5 http://10.244.7.20:8080/index.html | grep 'hello from web' >/dev/null || fail "http request failed"
   wait_capture
   [[ $rc == 0 ]] || { cat "$ERR" >&2; fail "capture as nobody (=$mode) exited $rc"; }
   check_flow "$OUT"
@@ -107,7 +107,7 @@ ERR="$WORK/root.err"
 start_capture "$OUT" "$ERR" ip netns exec "$NODE_NS" "$MESHPROOF" audit capture -i br0 -f tcp --json -v --duration 4s
 sleep 0.3
 check_no_privileges "root, --user nobody (default)"
-lab_exec client curl -sS --max-time 5 http://10.244.7.20:8080/index.html | grep -q 'hello from web' || fail "http request failed"
+lab_exec client curl -sS --max-time 5 http://10.244.7.20:8080/index.html | grep 'hello from web' >/dev/null || fail "http request failed"
 wait_capture
 [[ $rc == 0 ]] || { cat "$ERR" >&2; fail "capture as root exited $rc"; }
 check_flow "$OUT"

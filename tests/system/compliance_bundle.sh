@@ -23,7 +23,7 @@ mode() { stat -c %a "$1"; }
 expect_rc 0 "keygen" -- "$MESHPROOF" keygen --out keys
 [[ $(mode keys/meshproof-signing.key) == 600 ]] && ok "private key mode 0600" || bad "private key mode $(mode keys/meshproof-signing.key)"
 [[ $(mode keys/meshproof-signing.pub) == 644 ]] && ok "public key mode 0644" || bad "public key mode $(mode keys/meshproof-signing.pub)"
-openssl pkey -in keys/meshproof-signing.key -noout -text 2>/dev/null | grep -q "ED25519" && ok "private key is Ed25519 PEM" || bad "openssl cannot read the private key as Ed25519"
+openssl pkey -in keys/meshproof-signing.key -noout -text 2>/dev/null | grep "ED25519" >/dev/null && ok "private key is Ed25519 PEM" || bad "openssl cannot read the private key as Ed25519"
 fingerprint=$(awk '/fingerprint:/ {print $2}' "$tmp/out")
 expect_rc 1 "keygen refuses to overwrite" -- "$MESHPROOF" keygen --out keys
 grep -q "already exists" "$tmp/err" && ok "says the key exists" || bad "no 'already exists': $(cat "$tmp/err")"

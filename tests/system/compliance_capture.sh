@@ -243,9 +243,9 @@ grep -q "meshproof audit exit status 5" "$WORK/cronjob.out" || fail "CronJob scr
 run=$(find "$WORK/reports" -mindepth 1 -maxdepth 1 -type d -name '*-node-2' | head -1)
 [[ -n $run && -s $run/report.jsonl && -s $run/evidence.pcap && -s $run/bundle.tar.gz ]] || fail "CronJob run directory incomplete: $(ls -la "$run" 2>&1)"
 grep -q -- "get pods,services,namespaces,nodes,peerauthentications.security.istio.io" "$WORK/kubectl.calls" || fail "--k8s did not call kubectl"
-tail -1 "$run/report.jsonl" | grep -q '"type":"policy_summary"' || fail "report.jsonl has no policy summary"
+tail -1 "$run/report.jsonl" | grep '"type":"policy_summary"' >/dev/null || fail "report.jsonl has no policy summary"
 "$MESHPROOF" verify "$run/bundle.tar.gz" --pub "$PUB" >/dev/null 2>&1 || fail "the CronJob's bundle does not verify"
-tar -tzf "$run/bundle.tar.gz" | grep -qx 'captures/evidence.pcap' || fail "the CronJob's bundle lacks its --write pcap"
+tar -tzf "$run/bundle.tar.gz" | grep -x 'captures/evidence.pcap' >/dev/null || fail "the CronJob's bundle lacks its --write pcap"
 ok "cronjob.yaml's command line: exit 5, report, evidence pcap and a verified bundle holding it"
 if [[ -n $PUSH ]]; then
   in_node curl -sf "$PUSH/metrics" >"$WORK/gateway.txt" || fail "cannot read the Pushgateway"

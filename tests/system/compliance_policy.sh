@@ -76,7 +76,7 @@ severities:
   strict-plaintext-served: warning
 Y
 expect_rc 0 "--policy lenient: no violations" -- "$MESHPROOF" audit read --json --k8s-snapshot "$snapshot" --policy lenient.yaml "$own"
-tail -1 "$tmp/out" | grep -q '"waived":{"lab-server":8},"violations":false' && ok "waived findings counted" || bad "summary: $(tail -1 "$tmp/out")"
+tail -1 "$tmp/out" | grep '"waived":{"lab-server":8},"violations":false' >/dev/null && ok "waived findings counted" || bad "summary: $(tail -1 "$tmp/out")"
 
 # 4. --fail-on still wins (3); no flows matched: 0.
 expect_rc 3 "--fail-on with violations" -- "$MESHPROOF" audit read --fail-on plaintext-served --k8s-snapshot "$snapshot" --policy minimal.yaml "$own"
@@ -120,7 +120,7 @@ esac
 SH
 chmod +x bin/kubectl
 expect_rc 5 "--k8s --policy" -- env PATH="$tmp/bin:$PATH" "$MESHPROOF" audit read --json --k8s --kube-context lab --policy minimal.yaml "$own"
-tail -1 "$tmp/out" | grep -q '"findings":{"violation":9,"warning":1,"info":1}' && ok "live snapshot gives the same findings" || bad "summary: $(tail -1 "$tmp/out")"
+tail -1 "$tmp/out" | grep '"findings":{"violation":9,"warning":1,"info":1}' >/dev/null && ok "live snapshot gives the same findings" || bad "summary: $(tail -1 "$tmp/out")"
 grep -q -- "--context lab get pods,services,namespaces,nodes,peerauthentications.security.istio.io --all-namespaces -o json" kubectl.calls \
   && ok "kubectl called with the context" || bad "kubectl calls: $(cat kubectl.calls)"
 expect_rc 0 "--k8s without the Istio CRD" -- env FAKE_MODE=nocrd PATH="$tmp/bin:$PATH" "$MESHPROOF" audit read --k8s "$own/syn-only.pcap"

@@ -124,9 +124,9 @@ for capset in CapEff CapPrm; do
 done
 log "capture runs as uid $ruid (nobody)"
 
-lab_exec client curl -sS --max-time 10 -k https://10.244.1.20/ | grep -q 'hello from nginx' || fail "https request failed"
+lab_exec client curl -sS --max-time 10 -k https://10.244.1.20/ | grep 'hello from nginx' >/dev/null || fail "https request failed"
 lab_exec client curl -sS --max-time 10 -H 'Authorization: Basic bGl2ZTpodW50ZXIy' \
-  http://10.244.1.20/login | grep -q 'hello from nginx' || fail "http request failed"
+  http://10.244.1.20/login | grep 'hello from nginx' >/dev/null || fail "http request failed"
 { echo "hello mesh"; sleep 0.5; } | lab_exec client openssl s_client -connect 10.244.1.30:8080 -tls1_3 \
   -cert "$CERTS/mesh-client.crt" -key "$CERTS/mesh-client.key" -CAfile "$CERTS/ca.crt" \
   -servername outbound_.8080_._.mesh.demo.svc.cluster.local -alpn istio-peer-exchange,istio \
@@ -256,5 +256,5 @@ rc=0
 
 # ------------------------------------------------------------ 5. nothing left
 lab_destroy
-if ip netns list | awk '{print $1}' | grep -q "^$PREFIX-"; then fail "namespaces left: $(ip netns list)"; fi
+if ip netns list | awk '{print $1}' | grep "^$PREFIX-" >/dev/null; then fail "namespaces left: $(ip netns list)"; fi
 echo "PASS: live_capture"

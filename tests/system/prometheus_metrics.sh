@@ -246,7 +246,7 @@ in_node "$MESHPROOF" audit capture -i br0 --duration 0.2s --json --push "http://
 grep -q '"type":"summary"' "$WORK/nogw.jsonl" || fail "unreachable gateway: report missing"
 
 # audit read --push, once the lead has wired the metrics flags into `audit read`.
-if "$MESHPROOF" audit read --help 2>/dev/null | grep -q -- '--push URL'; then
+if "$MESHPROOF" audit read --help 2>/dev/null | grep -- '--push URL' >/dev/null; then
   PCAP="$SRC/tests/captures/pcaps/http-plaintext-secrets.pcap"
   "$MESHPROOF" audit read --json "$PCAP" >"$WORK/read.jsonl"
   in_node "$MESHPROOF" audit read --json --push "$GW" --push-job read-test --push-instance ci "$PCAP" >/dev/null ||
@@ -260,5 +260,5 @@ else
 fi
 
 lab_destroy
-if ip netns list | awk '{print $1}' | grep -q "^$PREFIX-"; then fail "namespaces left: $(ip netns list)"; fi
+if ip netns list | awk '{print $1}' | grep "^$PREFIX-" >/dev/null; then fail "namespaces left: $(ip netns list)"; fi
 echo "PASS: prometheus_metrics"
