@@ -20,7 +20,7 @@ done
 # Build: compiler, CMake, libraries. Runtime/test tools: capture, TLS stacks, servers we test against.
 BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config
   libpcap-dev libssl-dev libboost-dev libboost-filesystem-dev libyaml-cpp-dev prometheus-cpp-dev
-  doctest-dev libexpected-dev zlib1g-dev)
+  doctest-dev libexpected-dev zlib1g-dev libzstd-dev)
 TEST_PACKAGES=(openssl iproute2 tcpdump tshark curl nginx-light stunnel4 gnutls-bin redis-server
   python3 ethtool prometheus prometheus-pushgateway chromium tcpreplay libndpi-bin python3-yaml python3-jsonschema time libcap2-bin)
 # Sanitizer suite and fuzzing: clang, its runtimes (ASan, UBSan, libFuzzer) and llvm-symbolizer for

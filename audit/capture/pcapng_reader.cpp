@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <utility>
+
+#include "audit/capture/compressed_file.hpp"
 
 namespace meshproof::audit {
 
@@ -57,9 +60,16 @@ ParseOutcome parse_pcapng_block_header(Bytes head, bool big_endian, PcapngBlockH
 
 PcapngReader::PcapngReader(std::FILE* file, std::uint64_t start_offset, std::uint64_t packets_before, std::string name)
     : file_(file), pos_(start_offset), name_(std::move(name)), packet_number_(packets_before) {
+    // A regular file's size bounds every block before it is read. A decompressing stream (or a
+    // pipe) has none: its end shows as a short read, and blocks grow only as their bytes arrive.
     struct stat st{};
-    if (file_ && fstat(fileno(file_), &st) == 0 && st.st_size > 0) end_ = static_cast<std::uint64_t>(st.st_size);
-    end_ = std::max(end_, start_offset);
+    const int fd = file_ ? fileno(file_) : -1;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        end_ = std::max(static_cast<std::uint64_t>(st.st_size), start_offset);
+    } else {
+        end_ = std::numeric_limits<std::uint64_t>::max();
+        size_known_ = false;
+    }
 }
 
 PcapngReader::PcapngReader(std::vector<std::uint8_t> file_bytes, std::string name)
@@ -72,9 +82,10 @@ PcapngReader::~PcapngReader() {
 std::size_t PcapngReader::read_some(std::uint8_t* dst, std::size_t n) {
     if (file_) return std::fread(dst, 1, n, file_);
     const Bytes all(memory_);
-    const std::size_t at = static_cast<std::size_t>(std::min<std::uint64_t>(pos_, all.size()));
+    const std::size_t at = static_cast<std::size_t>(std::min<std::uint64_t>(memory_pos_, all.size()));
     const Bytes src = all.subspan(at, std::min(n, all.size() - at));
     std::copy(src.begin(), src.end(), dst);
+    memory_pos_ += src.size();
     return src.size();
 }
 
@@ -95,10 +106,27 @@ std::uint16_t PcapngReader::rd16(Bytes b) const {
 }
 
 bool PcapngReader::fail(SourceError::Kind kind, const std::string& what) {
+    std::string detail = what;
+    if (file_) {
+        if (const auto damage = decompression_error(file_)) detail += " (" + *damage + ")";
+    }
     error_ = SourceError{name_ + ": packet " + std::to_string(packet_number_ + 1) + " at byte offset " +
-                             std::to_string(block_start_) + ": " + what,
+                             std::to_string(block_start_) + ": " + detail,
                          kind};
     return false;
+}
+
+std::size_t PcapngReader::read_block_rest(std::size_t have, std::size_t total) {
+    // In steps, so a block length that lies costs no more memory than the bytes really there.
+    constexpr std::size_t kStep = 1 << 20;
+    while (have < total) {
+        const std::size_t want = std::min(kStep, total - have);
+        if (block_.size() < have + want) block_.resize(have + want);
+        const std::size_t got = read_some(block_.data() + have, want);
+        have += got;
+        if (got < want) break;
+    }
+    return have;
 }
 
 SourceStatus PcapngReader::next(RawPacket& out) {
@@ -112,8 +140,12 @@ SourceStatus PcapngReader::next(RawPacket& out) {
             return SourceStatus::Error;
         }
         if (block_.size() < 12) block_.resize(12);
-        if (read_some(block_.data(), 12) != 12) {
-            fail(SourceError::Kind::Truncated, "truncated pcapng block header (read failed)");
+        const std::size_t head_got = read_some(block_.data(), 12);
+        if (head_got == 0 && !size_known_ && (!file_ || !std::ferror(file_)) && !(file_ && decompression_error(file_)))
+            return SourceStatus::End;
+        if (head_got != 12) {
+            fail(SourceError::Kind::Truncated, size_known_ ? "truncated pcapng block header (read failed)"
+                                                           : "truncated pcapng block header (" + std::to_string(head_got) + " of 12 bytes)");
             return SourceStatus::Error;
         }
         const Bytes head = Bytes(block_).first(12);
@@ -148,15 +180,16 @@ SourceStatus PcapngReader::next(RawPacket& out) {
                                                    " bytes announced, " + std::to_string(left) + " present)");
             return SourceStatus::Error;
         }
-        // Bounded by kPcapngMaxBlock and by the bytes the file really has (checked above).
-        if (block_.size() < h.total_length) block_.resize(h.total_length);
+        // Bounded by kPcapngMaxBlock and by the bytes the file really has (checked above, or read).
         pos_ += 12;
-        const std::size_t rest = h.total_length - 12;
-        if (read_some(block_.data() + 12, rest) != rest) {
-            fail(SourceError::Kind::Truncated, "truncated pcapng block (read failed)");
+        const std::size_t have = read_block_rest(12, h.total_length);
+        if (have != h.total_length) {
+            fail(SourceError::Kind::Truncated, size_known_ ? "truncated pcapng block (read failed)"
+                                                           : "truncated pcapng block (" + std::to_string(h.total_length) +
+                                                                 " bytes announced, " + std::to_string(have) + " present)");
             return SourceStatus::Error;
         }
-        pos_ += rest;
+        pos_ += h.total_length - 12;
         const Bytes blk = Bytes(block_).first(h.total_length);
         if (h.section_header) {
             big_endian_ = h.big_endian;

@@ -1,6 +1,6 @@
 // A small pcapng block reader for what libpcap refuses: files whose interfaces have different link
-// types (libpcap stops with "an interface has a type N different from the type of the first
-// interface"). It streams: one block at a time into a reused buffer, never the whole file, and a
+// types or snapshot lengths (libpcap stops with "an interface has a type N different from the type
+// of the first interface", or "... a snapshot length ..."). It streams: one block at a time into a reused buffer, never the whole file, and a
 // block length is checked against a bound and the bytes left in the file before anything is read.
 #pragma once
 
@@ -64,15 +64,19 @@ private:
     [[nodiscard]] std::uint32_t rd32(Bytes b) const;
     [[nodiscard]] std::uint16_t rd16(Bytes b) const;
     SourceStatus packet_block(std::uint32_t type, Bytes body, RawPacket& out);
+    // Reads block bytes [have, total) into block_; returns how many of the block it then holds.
+    std::size_t read_block_rest(std::size_t have, std::size_t total);
     void interface_block(Bytes body);
 
     std::FILE* file_ = nullptr;
     std::vector<std::uint8_t> memory_;  // the in-memory constructor's bytes
+    std::uint64_t memory_pos_ = 0;      // and where read_some() is in them
     std::uint64_t end_ = 0;             // file size (or memory_.size())
     std::uint64_t pos_ = 0;             // byte offset of the next block
     std::uint64_t block_start_ = 0;
     std::vector<std::uint8_t> block_;   // the current block, reused
     std::string name_;
+    bool size_known_ = true;            // false for a decompressing stream: its end is a short read
     bool big_endian_ = false;
     bool seen_section_ = false;
     std::vector<Interface> interfaces_;

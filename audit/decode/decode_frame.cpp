@@ -7,24 +7,13 @@
 #include <cstdint>
 #include <optional>
 
+#include "audit/decode/decode_layers.hpp"
 #include "audit/decode/packet.hpp"
 #include "common/byte_reader.hpp"
 
 namespace meshproof::audit {
+namespace detail {
 namespace {
-
-namespace ethertype {
-inline constexpr std::uint16_t Ipv4 = 0x0800;
-inline constexpr std::uint16_t Ipv6 = 0x86DD;
-inline constexpr std::uint16_t Vlan = 0x8100;      // 802.1Q
-inline constexpr std::uint16_t Qinq = 0x88A8;      // 802.1ad service tag
-inline constexpr std::uint16_t QinqOld = 0x9100;   // pre-standard QinQ, still seen on switches
-inline constexpr std::uint16_t PppoeSession = 0x8864;
-inline constexpr std::uint16_t TransparentEthernet = 0x6558;  // Geneve's and GRE's "inner Ethernet"
-inline constexpr std::uint16_t ErspanType2 = 0x88BE;          // also type I (no ERSPAN header)
-inline constexpr std::uint16_t ErspanType3 = 0x22EB;
-inline constexpr std::uint16_t MinEthertype = 0x0600;         // below: an 802.3 length field
-}  // namespace ethertype
 
 namespace ipproto {
 inline constexpr std::uint8_t HopByHop = 0;
@@ -46,7 +35,7 @@ inline constexpr std::uint8_t Shim6 = 140;
 inline constexpr std::uint16_t kVxlanPort = 4789;
 inline constexpr std::uint16_t kFlannelVxlanPort = 8472;  // Linux's historic default, used by flannel/k3s
 inline constexpr std::uint16_t kGenevePort = 6081;
-inline constexpr int kMaxTunnelDepth = 2;
+inline constexpr std::uint16_t kCapwapDataPort = 5247;
 // Real networks stack 1-2 tags; a long run of tags is an attack on the decoder or garbage.
 inline constexpr int kMaxVlanTags = 8;
 
@@ -84,37 +73,24 @@ void read_address(ByteReader& r, IpAddress& a, bool v6) {
     std::copy(raw.begin(), raw.end(), a.bytes.begin());
 }
 
-void decode_ethertype(std::uint16_t type, ByteReader r, DecodedPacket& out, int tunnel_depth);
-void decode_ethernet(ByteReader r, DecodedPacket& out, int tunnel_depth);
-void decode_ipv4(ByteReader r, DecodedPacket& out, int tunnel_depth);
-void decode_ipv6(ByteReader r, DecodedPacket& out, int tunnel_depth);
-
-// The result describes the inner packet; tunnel fields name the outermost tunnel (the caller that
-// decapsulated last runs last and overwrites), and VLAN tags of both levels are counted.
-void adopt_inner(DecodedPacket& out, const DecodedPacket& inner, Tunnel kind, std::uint32_t vni) {
-    const std::uint16_t outer_vlans = out.vlan_depth;
-    out = inner;
-    out.vlan_depth = static_cast<std::uint16_t>(outer_vlans + inner.vlan_depth);
-    out.tunnel = kind;
-    out.tunnel_vni = vni;
-}
-
 // VXLAN (RFC 7348): flags(8, I=0x08) reserved(24) VNI(24) reserved(8), then an Ethernet frame.
-bool try_vxlan(Bytes udp_payload, DecodedPacket& out, int tunnel_depth) {
+bool try_vxlan(Bytes udp_payload, DecodedPacket& out, DecodeContext& ctx) {
     ByteReader r(udp_payload);
     std::uint8_t flags = 0;
     std::uint32_t vni_word = 0;
     if (!r.u8(flags) || !r.skip(3) || !r.u32(vni_word)) return false;
     if ((flags & 0x08) == 0) return false;  // no valid VNI: not VXLAN as Linux understands it
+    if (const auto e = ctx.enter(Tunnel::Vxlan, vni_word >> 8, out); e != DecodeContext::Enter::Ok)
+        return stop_at_tunnel(e, Tunnel::Vxlan, out);
     DecodedPacket inner{};
-    decode_ethernet(r, inner, tunnel_depth + 1);
+    decode_ethernet(r, inner, ctx);
     adopt_inner(out, inner, Tunnel::Vxlan, vni_word >> 8);
     return true;
 }
 
 // Geneve (RFC 8926): ver(2) optlen(6, 4-byte words) | O C rsvd(6) | protocol(16) | VNI(24) rsvd(8),
 // options, then the payload named by protocol.
-bool try_geneve(Bytes udp_payload, DecodedPacket& out, int tunnel_depth) {
+bool try_geneve(Bytes udp_payload, DecodedPacket& out, DecodeContext& ctx) {
     ByteReader r(udp_payload);
     std::uint8_t ver_optlen = 0;
     std::uint8_t flags = 0;
@@ -123,28 +99,34 @@ bool try_geneve(Bytes udp_payload, DecodedPacket& out, int tunnel_depth) {
     if (!r.u8(ver_optlen) || !r.u8(flags) || !r.u16(protocol) || !r.u32(vni_word)) return false;
     if ((ver_optlen >> 6) != 0) return false;
     if (!r.skip(std::size_t{ver_optlen & 0x3Fu} * 4)) return false;
+    if (protocol != ethertype::TransparentEthernet && protocol != ethertype::Ipv4 && protocol != ethertype::Ipv6)
+        return false;
+    if (const auto e = ctx.enter(Tunnel::Geneve, vni_word >> 8, out); e != DecodeContext::Enter::Ok)
+        return stop_at_tunnel(e, Tunnel::Geneve, out);
     DecodedPacket inner{};
     switch (protocol) {
-        case ethertype::TransparentEthernet: decode_ethernet(r, inner, tunnel_depth + 1); break;
-        case ethertype::Ipv4: decode_ipv4(r, inner, tunnel_depth + 1); break;
-        case ethertype::Ipv6: decode_ipv6(r, inner, tunnel_depth + 1); break;
-        default: return false;
+        case ethertype::TransparentEthernet: decode_ethernet(r, inner, ctx); break;
+        case ethertype::Ipv4: decode_ipv4(r, inner, ctx); break;
+        default: decode_ipv6(r, inner, ctx); break;
     }
     adopt_inner(out, inner, Tunnel::Geneve, vni_word >> 8);
     return true;
 }
 
 // IP-in-IP (RFC 2003) and IPv6-in-IP (RFC 4213): the protocol number alone names the inner packet.
-void decapsulate_ip(std::uint8_t protocol, Bytes inner_bytes, DecodedPacket& out, int tunnel_depth) {
+bool decapsulate_ip(std::uint8_t protocol, Bytes inner_bytes, DecodedPacket& out, DecodeContext& ctx) {
+    if (const auto e = ctx.enter(Tunnel::IpInIp, protocol, out); e != DecodeContext::Enter::Ok)
+        return stop_at_tunnel(e, Tunnel::IpInIp, out);
     DecodedPacket inner{};
-    if (protocol == ipproto::IpInIp) decode_ipv4(ByteReader(inner_bytes), inner, tunnel_depth + 1);
-    else decode_ipv6(ByteReader(inner_bytes), inner, tunnel_depth + 1);
+    if (protocol == ipproto::IpInIp) decode_ipv4(ByteReader(inner_bytes), inner, ctx);
+    else decode_ipv6(ByteReader(inner_bytes), inner, ctx);
     adopt_inner(out, inner, Tunnel::IpInIp, 0);
+    return true;
 }
 
 // ERSPAN after its GRE header: type I has no header of its own, type II 8 bytes, type III 12 (+8
 // with the platform sub-header). Session IDs are reported as the tunnel id.
-bool try_erspan(std::uint16_t gre_protocol, bool gre_sequence, ByteReader r, DecodedPacket& out, int tunnel_depth) {
+bool try_erspan(std::uint16_t gre_protocol, bool gre_sequence, ByteReader r, DecodedPacket& out, DecodeContext& ctx) {
     std::uint32_t session = 0;
     if (gre_protocol == ethertype::ErspanType2 && gre_sequence) {
         std::uint16_t ver_vlan = 0, cos_session = 0;
@@ -158,8 +140,10 @@ bool try_erspan(std::uint16_t gre_protocol, bool gre_sequence, ByteReader r, Dec
         if ((flags_low & 0x0001) != 0 && !r.skip(8)) return false;  // O: platform-specific sub-header
         session = cos_session & 0x3FFu;
     }
+    if (const auto e = ctx.enter(Tunnel::Erspan, session, out); e != DecodeContext::Enter::Ok)
+        return stop_at_tunnel(e, Tunnel::Erspan, out);
     DecodedPacket inner{};
-    decode_ethernet(r, inner, tunnel_depth + 1);
+    decode_ethernet(r, inner, ctx);
     adopt_inner(out, inner, Tunnel::Erspan, session);
     return true;
 }
@@ -167,7 +151,7 @@ bool try_erspan(std::uint16_t gre_protocol, bool gre_sequence, ByteReader r, Dec
 // GRE (RFC 2784/2890): C R K S s Recur(3) flags(5) ver(3) | protocol(16), then the optional checksum,
 // key and sequence words the flags announce. Only version 0 (PPTP's enhanced GRE is version 1) and no
 // source routing (deprecated R bit). The key is reported as the tunnel id.
-bool try_gre(Bytes gre_bytes, DecodedPacket& out, int tunnel_depth) {
+bool try_gre(Bytes gre_bytes, DecodedPacket& out, DecodeContext& ctx) {
     ByteReader r(gre_bytes);
     std::uint16_t flags = 0, protocol = 0;
     if (!r.u16(flags) || !r.u16(protocol)) return false;
@@ -177,15 +161,15 @@ bool try_gre(Bytes gre_bytes, DecodedPacket& out, int tunnel_depth) {
     if ((flags & 0x2000) != 0 && !r.u32(key)) return false;
     const bool sequence = (flags & 0x1000) != 0;
     if (sequence && !r.skip(4)) return false;
+    if (protocol == ethertype::ErspanType2 || protocol == ethertype::ErspanType3)
+        return try_erspan(protocol, sequence, r, out, ctx);
+    if (protocol != ethertype::Ipv4 && protocol != ethertype::Ipv6 && protocol != ethertype::TransparentEthernet &&
+        protocol != ethertype::MplsUnicast && protocol != ethertype::MplsMulticast)
+        return false;
+    if (const auto e = ctx.enter(Tunnel::Gre, key, out); e != DecodeContext::Enter::Ok)
+        return stop_at_tunnel(e, Tunnel::Gre, out);
     DecodedPacket inner{};
-    switch (protocol) {
-        case ethertype::Ipv4: decode_ipv4(r, inner, tunnel_depth + 1); break;
-        case ethertype::Ipv6: decode_ipv6(r, inner, tunnel_depth + 1); break;
-        case ethertype::TransparentEthernet: decode_ethernet(r, inner, tunnel_depth + 1); break;
-        case ethertype::ErspanType2:
-        case ethertype::ErspanType3: return try_erspan(protocol, sequence, r, out, tunnel_depth);
-        default: return false;
-    }
+    decode_ethertype(protocol, r, inner, ctx);
     adopt_inner(out, inner, Tunnel::Gre, key);
     return true;
 }
@@ -228,7 +212,7 @@ void decode_tcp(IpPayload p, DecodedPacket& out) {
     out.payload = p.present.rest();
 }
 
-void decode_udp(IpPayload p, DecodedPacket& out, int tunnel_depth) {
+void decode_udp(IpPayload p, DecodedPacket& out, DecodeContext& ctx) {
     ByteReader h = p.present;
     if (p.wire_len < 8 || h.remaining() < 8) {
         out.status = short_header_status(p, 8);
@@ -254,28 +238,27 @@ void decode_udp(IpPayload p, DecodedPacket& out, int tunnel_depth) {
     out.wire_payload_len = payload_len;
     out.status = DecodeStatus::Ok;
 
-    if (tunnel_depth >= kMaxTunnelDepth) return;
     if (out.dst_port == kVxlanPort || out.dst_port == kFlannelVxlanPort) {
-        try_vxlan(payload, out, tunnel_depth);
+        try_vxlan(payload, out, ctx);
     } else if (out.dst_port == kGenevePort) {
-        try_geneve(payload, out, tunnel_depth);
+        try_geneve(payload, out, ctx);
+    } else if (out.dst_port == kCapwapDataPort || out.src_port == kCapwapDataPort) {
+        // Both directions: access point -> controller goes to 5247, the controller answers from it.
+        try_capwap(payload, out, ctx);
     }
 }
 
-void decode_transport(std::uint8_t protocol, IpPayload p, DecodedPacket& out, int tunnel_depth) {
+void decode_transport(std::uint8_t protocol, IpPayload p, DecodedPacket& out, DecodeContext& ctx) {
     out.ip_protocol = protocol;
     switch (protocol) {
         case ipproto::Tcp: decode_tcp(p, out); return;
-        case ipproto::Udp: decode_udp(p, out, tunnel_depth); return;
+        case ipproto::Udp: decode_udp(p, out, ctx); return;
         case ipproto::IpInIp:
         case ipproto::Ipv6InIp:
-            if (tunnel_depth < kMaxTunnelDepth) {
-                decapsulate_ip(protocol, p.present.rest(), out, tunnel_depth);
-                return;
-            }
+            if (decapsulate_ip(protocol, p.present.rest(), out, ctx)) return;
             break;
         case ipproto::Gre:
-            if (tunnel_depth < kMaxTunnelDepth && try_gre(p.present.rest(), out, tunnel_depth)) return;
+            if (try_gre(p.present.rest(), out, ctx)) return;
             break;
         default: break;
     }
@@ -292,7 +275,9 @@ IpPayload bound_payload(ByteReader after_header, std::uint32_t wire_len) {
     return IpPayload{ByteReader(rest.first(std::min<std::size_t>(rest.size(), wire_len))), wire_len};
 }
 
-void decode_ipv4(ByteReader r, DecodedPacket& out, int tunnel_depth) {
+}  // namespace
+
+void decode_ipv4(ByteReader r, DecodedPacket& out, DecodeContext& ctx) {
     if (r.remaining() < 20) {
         // A first byte that is not IPv4 at all is a worse problem than a short frame.
         const auto first = r.peek8();
@@ -329,9 +314,10 @@ void decode_ipv4(ByteReader r, DecodedPacket& out, int tunnel_depth) {
         out.status = DecodeStatus::Fragment;
         return;
     }
-    decode_transport(protocol, bound_payload(r, wire_len), out, tunnel_depth);
+    decode_transport(protocol, bound_payload(r, wire_len), out, ctx);
 }
 
+namespace {
 // Jumbo Payload option (RFC 2675) in a hop-by-hop header: the real length when payload length is 0.
 std::optional<std::uint32_t> jumbo_payload_length(ByteReader r) {
     std::uint8_t next = 0, ext_len = 0;
@@ -352,7 +338,9 @@ std::optional<std::uint32_t> jumbo_payload_length(ByteReader r) {
     return std::nullopt;
 }
 
-void decode_ipv6(ByteReader r, DecodedPacket& out, int tunnel_depth) {
+}  // namespace
+
+void decode_ipv6(ByteReader r, DecodedPacket& out, DecodeContext& ctx) {
     if (r.remaining() < 40) {
         const auto first = r.peek8();
         out.status = (first && (*first >> 4) != 6) ? DecodeStatus::Malformed : DecodeStatus::Truncated;
@@ -427,64 +415,26 @@ void decode_ipv6(ByteReader r, DecodedPacket& out, int tunnel_depth) {
                 break;
             }
             default:
-                decode_transport(next, p, out, tunnel_depth);
+                decode_transport(next, p, out, ctx);
                 return;
         }
     }
 }
 
-// Pick IPv4 or IPv6 by the version nibble (raw IP link types carry no protocol field).
-void decode_ip_by_version(ByteReader r, DecodedPacket& out, int tunnel_depth) {
+void decode_ip_by_version(ByteReader r, DecodedPacket& out, DecodeContext& ctx) {
     const auto first = r.peek8();
     if (!first) {
         out.status = DecodeStatus::Truncated;
         return;
     }
     switch (*first >> 4) {
-        case 4: decode_ipv4(r, out, tunnel_depth); return;
-        case 6: decode_ipv6(r, out, tunnel_depth); return;
+        case 4: decode_ipv4(r, out, ctx); return;
+        case 6: decode_ipv6(r, out, ctx); return;
         default: out.status = DecodeStatus::Malformed; return;
     }
 }
 
-// PPPoE session stage (RFC 2516): ver/type(8)=0x11 code(8)=0 session(16) length(16), then PPP.
-void decode_pppoe_session(ByteReader r, DecodedPacket& out, int tunnel_depth) {
-    std::uint8_t ver_type = 0, code = 0;
-    std::uint16_t session = 0, length = 0;
-    if (!r.u8(ver_type) || !r.u8(code) || !r.u16(session) || !r.u16(length)) {
-        out.status = DecodeStatus::Truncated;
-        return;
-    }
-    if (ver_type != 0x11) {
-        out.status = DecodeStatus::Malformed;
-        return;
-    }
-    if (code != 0) {
-        out.status = DecodeStatus::NotIp;
-        return;
-    }
-    // PPP protocol field, 2 bytes, or 1 when protocol-field compression is on (odd first byte).
-    const auto first = r.peek8();
-    if (!first) {
-        out.status = DecodeStatus::Truncated;
-        return;
-    }
-    std::uint16_t protocol = 0;
-    if ((*first & 1) != 0) {
-        protocol = *first;
-        r.skip(1);
-    } else if (!r.u16(protocol)) {
-        out.status = DecodeStatus::Truncated;
-        return;
-    }
-    switch (protocol) {
-        case 0x0021: decode_ipv4(r, out, tunnel_depth); return;
-        case 0x0057: decode_ipv6(r, out, tunnel_depth); return;
-        default: out.status = DecodeStatus::NotIp; return;  // LCP, IPCP, ...
-    }
-}
-
-void decode_ethertype(std::uint16_t type, ByteReader r, DecodedPacket& out, int tunnel_depth) {
+void decode_ethertype(std::uint16_t type, ByteReader r, DecodedPacket& out, DecodeContext& ctx) {
     int tags = 0;
     while (type == ethertype::Vlan || type == ethertype::Qinq || type == ethertype::QinqOld) {
         if (++tags > kMaxVlanTags) {
@@ -499,49 +449,119 @@ void decode_ethertype(std::uint16_t type, ByteReader r, DecodedPacket& out, int 
         ++out.vlan_depth;
     }
     switch (type) {
-        case ethertype::Ipv4: decode_ipv4(r, out, tunnel_depth); return;
-        case ethertype::Ipv6: decode_ipv6(r, out, tunnel_depth); return;
-        case ethertype::PppoeSession: decode_pppoe_session(r, out, tunnel_depth); return;
-        default: out.status = DecodeStatus::NotIp; return;  // ARP, LLDP, 802.3 lengths, ...
+        case ethertype::Ipv4: decode_ipv4(r, out, ctx); return;
+        case ethertype::Ipv6: decode_ipv6(r, out, ctx); return;
+        case ethertype::PppoeSession: decode_pppoe_session(r, out, ctx); return;
+        case ethertype::MplsUnicast:
+        case ethertype::MplsMulticast: decode_mpls(r, out, ctx); return;
+        case ethertype::TransparentEthernet: decode_ethernet(r, out, ctx); return;  // SLL on a gretap, GRE
+        default: out.status = DecodeStatus::NotIp; return;  // ARP, LLDP, ...
     }
 }
 
-void decode_ethernet(ByteReader r, DecodedPacket& out, int tunnel_depth) {
+void decode_ethernet(ByteReader r, DecodedPacket& out, DecodeContext& ctx) {
     std::uint16_t type = 0;
     if (!r.skip(12) || !r.u16(type)) {
         out.status = DecodeStatus::Truncated;
         return;
     }
-    if (type < ethertype::MinEthertype) {  // 802.3 frame: the field is a length, LLC follows
-        out.status = DecodeStatus::NotIp;
+    if (type < ethertype::MinEthertype) {
+        // 802.3 frame: the field is a length and LLC follows (STP, ... or, rarely, SNAP with IP).
+        ByteReader llc;
+        if (type > r.remaining() || !r.child(type, llc)) llc = r;  // a cut frame: what is there
+        decode_llc(llc, out, ctx);
         return;
     }
-    decode_ethertype(type, r, out, tunnel_depth);
+    decode_ethertype(type, r, out, ctx);
+}
+
+void decode_llc(ByteReader r, DecodedPacket& out, DecodeContext& ctx) {
+    // DSAP SSAP control; SNAP adds OUI(24) and the ethertype. Only OUI 0 (RFC 1042) and 00-00-F8
+    // (802.1H bridge tunnel) carry ethertypes; anything else is not IP to us.
+    const auto dsap = r.peek8(0), ssap = r.peek8(1), control = r.peek8(2);
+    if (!dsap || !ssap || !control) {
+        out.status = DecodeStatus::Truncated;
+        return;
+    }
+    if (*dsap != 0xAA || *ssap != 0xAA || *control != 0x03) {
+        out.status = DecodeStatus::NotIp;  // STP, NetBIOS, IPX, ...
+        return;
+    }
+    r.skip(3);
+    std::uint32_t oui = 0;
+    std::uint16_t type = 0;
+    if (!r.u24(oui) || !r.u16(type)) {
+        out.status = DecodeStatus::Truncated;
+        return;
+    }
+    if ((oui != 0 && oui != 0x0000F8) || type < ethertype::MinEthertype) {
+        out.status = DecodeStatus::NotIp;  // CDP, ...
+        return;
+    }
+    decode_ethertype(type, r, out, ctx);
+}
+
+void adopt_inner(DecodedPacket& out, const DecodedPacket& inner, Tunnel kind, std::uint32_t vni) {
+    const std::uint16_t outer_vlans = out.vlan_depth;
+    const std::uint8_t outer_labels = out.mpls_labels;
+    out = inner;
+    out.vlan_depth = static_cast<std::uint16_t>(outer_vlans + inner.vlan_depth);
+    out.mpls_labels = static_cast<std::uint8_t>(std::min(255, outer_labels + inner.mpls_labels));
+    out.tunnel = kind;
+    out.tunnel_vni = vni;
+    out.tunnel_levels = static_cast<std::uint8_t>(inner.tunnel_levels + 1);
+}
+
+bool stop_at_tunnel(DecodeContext::Enter why, Tunnel kind, DecodedPacket& out) {
+    if (why != DecodeContext::Enter::Loop) return false;
+    out.status = DecodeStatus::Malformed;
+    out.tunnel = kind;
+    return true;
+}
+
+namespace {
+
+// Linux cooked captures name the device type (ARPHRD_*) and a protocol that is an ethertype for most
+// devices, but something else for a few (if_packet.h, Wireshark's sll dissector).
+void decode_cooked(std::uint16_t arphrd, std::uint16_t protocol, ByteReader r, DecodedPacket& out, DecodeContext& ctx) {
+    constexpr std::uint16_t kArphrdIeee80211 = 801, kArphrdIeee80211Radiotap = 803, kArphrdNetlink = 824;
+    constexpr std::uint16_t kEthP8023 = 0x0001, kEthP8022 = 0x0004;  // Novell raw 802.3; an LLC frame
+    switch (arphrd) {
+        case kArphrdNetlink: out.status = DecodeStatus::NotIp; return;  // nlmon: the protocol is a netlink family
+        case kArphrdIeee80211: decode_ieee80211(r, out, ctx); return;
+        case kArphrdIeee80211Radiotap: decode_radiotap(r, out, ctx); return;
+        default: break;
+    }
+    switch (protocol) {
+        case kEthP8022: decode_llc(r, out, ctx); return;
+        case kEthP8023: out.status = DecodeStatus::NotIp; return;  // IPX
+        default: decode_ethertype(protocol, r, out, ctx); return;  // other values below 0x0600: NotIp
+    }
 }
 
 // Linux cooked v1: packet type(16) ARPHRD(16) addr len(16) addr(64) protocol(16).
-void decode_linux_sll(ByteReader r, DecodedPacket& out) {
-    std::uint16_t protocol = 0;
-    if (!r.skip(14) || !r.u16(protocol)) {
+void decode_linux_sll(ByteReader r, DecodedPacket& out, DecodeContext& ctx) {
+    std::uint16_t packet_type = 0, arphrd = 0, protocol = 0;
+    if (!r.u16(packet_type) || !r.u16(arphrd) || !r.skip(10) || !r.u16(protocol)) {
         out.status = DecodeStatus::Truncated;
         return;
     }
-    decode_ethertype(protocol, r, out, 0);  // values below 0x0600 (802.3, LLC) land on NotIp
+    decode_cooked(arphrd, protocol, r, out, ctx);
 }
 
 // Linux cooked v2: protocol(16) reserved(16) ifindex(32) ARPHRD(16) packet type(8) addr len(8) addr(64).
-void decode_linux_sll2(ByteReader r, DecodedPacket& out) {
-    std::uint16_t protocol = 0;
-    if (!r.u16(protocol) || !r.skip(18)) {
+void decode_linux_sll2(ByteReader r, DecodedPacket& out, DecodeContext& ctx) {
+    std::uint16_t protocol = 0, arphrd = 0;
+    if (!r.u16(protocol) || !r.skip(6) || !r.u16(arphrd) || !r.skip(10)) {
         out.status = DecodeStatus::Truncated;
         return;
     }
-    decode_ethertype(protocol, r, out, 0);
+    decode_cooked(arphrd, protocol, r, out, ctx);
 }
 
 // BSD NULL writes the family in the capturing host's byte order, LOOP in network order; a capture
 // read on another machine may have either, so both are accepted (as libpcap does).
-void decode_bsd_loopback(ByteReader r, DecodedPacket& out) {
+void decode_bsd_loopback(ByteReader r, DecodedPacket& out, DecodeContext& ctx) {
     std::uint32_t family = 0;
     if (!r.u32le(family)) {
         out.status = DecodeStatus::Truncated;
@@ -552,32 +572,41 @@ void decode_bsd_loopback(ByteReader r, DecodedPacket& out) {
                  (family >> 24);
     }
     switch (family) {
-        case 2: decode_ipv4(r, out, 0); return;  // AF_INET everywhere
+        case 2: decode_ipv4(r, out, ctx); return;  // AF_INET everywhere
         case 24:                                 // AF_INET6 on NetBSD/OpenBSD
         case 28:                                 // FreeBSD
         case 30:                                 // macOS
-            decode_ipv6(r, out, 0);
+            decode_ipv6(r, out, ctx);
             return;
         default: out.status = DecodeStatus::NotIp; return;
     }
 }
 
 }  // namespace
+}  // namespace detail
 
 DecodedPacket decode_frame(LinkType link, Bytes frame) {
+    using namespace detail;
     DecodedPacket out{};
+    DecodeContext ctx;
     const ByteReader r(frame);
     switch (link) {
-        case LinkType::Ethernet: decode_ethernet(r, out, 0); break;
-        case LinkType::LinuxSll: decode_linux_sll(r, out); break;
-        case LinkType::LinuxSll2: decode_linux_sll2(r, out); break;
+        case LinkType::Ethernet: decode_ethernet(r, out, ctx); break;
+        case LinkType::LinuxSll: decode_linux_sll(r, out, ctx); break;
+        case LinkType::LinuxSll2: decode_linux_sll2(r, out, ctx); break;
         case LinkType::Raw:
         case LinkType::DltRaw12:
-        case LinkType::DltRaw14: decode_ip_by_version(r, out, 0); break;
-        case LinkType::Ipv4: decode_ipv4(r, out, 0); break;
-        case LinkType::Ipv6: decode_ipv6(r, out, 0); break;
+        case LinkType::DltRaw14: decode_ip_by_version(r, out, ctx); break;
+        case LinkType::Ipv4: decode_ipv4(r, out, ctx); break;
+        case LinkType::Ipv6: decode_ipv6(r, out, ctx); break;
         case LinkType::Null:
-        case LinkType::Loop: decode_bsd_loopback(r, out); break;
+        case LinkType::Loop: decode_bsd_loopback(r, out, ctx); break;
+        case LinkType::Ppp:
+        case LinkType::PppSerial: decode_ppp_link(r, out, ctx); break;
+        case LinkType::CiscoHdlc: decode_cisco_hdlc(r, out, ctx); break;
+        case LinkType::Nflog: decode_nflog(r, out, ctx); break;
+        case LinkType::Ieee80211: decode_ieee80211(r, out, ctx); break;
+        case LinkType::Ieee80211Radiotap: decode_radiotap(r, out, ctx); break;
         default: out.status = DecodeStatus::UnsupportedLinkType; break;
     }
     return out;
@@ -587,16 +616,27 @@ bool is_supported_link_type(int dlt) {
     switch (static_cast<LinkType>(dlt)) {
         case LinkType::Null:
         case LinkType::Ethernet:
+        case LinkType::Ppp:
+        case LinkType::DltRaw12:
+        case LinkType::DltRaw14:
+        case LinkType::PppSerial:
         case LinkType::Raw:
+        case LinkType::CiscoHdlc:
+        case LinkType::Ieee80211:
         case LinkType::Loop:
         case LinkType::LinuxSll:
+        case LinkType::Ieee80211Radiotap:
         case LinkType::Ipv4:
         case LinkType::Ipv6:
-        case LinkType::LinuxSll2:
-        case LinkType::DltRaw12:
-        case LinkType::DltRaw14: return true;
+        case LinkType::Nflog:
+        case LinkType::LinuxSll2: return true;
     }
     return false;
+}
+
+std::string_view supported_link_types() {
+    return "Ethernet, Linux cooked SLL/SLL2, raw IPv4/IPv6, BSD loopback, PPP, Cisco HDLC, NFLOG, "
+           "IEEE 802.11 with or without radiotap";
 }
 
 }  // namespace meshproof::audit

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "common/byte_reader.hpp"
 #include "common/parse_outcome.hpp"
@@ -25,6 +26,12 @@ enum class LinkType : int {
     LinuxSll2 = 276,
     DltRaw12 = 12,   // DLT_RAW on some BSDs
     DltRaw14 = 14,
+    Ppp = 9,                  // PPP, optionally in HDLC-like framing (ff 03); some routers write Cisco HDLC here
+    PppSerial = 50,           // PPP in HDLC-like framing, or Cisco HDLC
+    CiscoHdlc = 104,
+    Ieee80211 = 105,          // 802.11 frames, no radio header
+    Ieee80211Radiotap = 127,  // radiotap header, then an 802.11 frame
+    Nflog = 239,              // Linux NFLOG (tcpdump -i nflog:N): TLVs around the IP packet
 };
 
 // An IP address, v4 stored in the first 4 bytes.
@@ -45,8 +52,9 @@ namespace tcp_flags {
 inline constexpr std::uint8_t Fin = 0x01, Syn = 0x02, Rst = 0x04, Psh = 0x08, Ack = 0x10;
 }
 
-// IpInIp covers IPv4 and IPv6 inside IPv4/IPv6 (Calico IPIP); Erspan is a GRE-carried port mirror.
-enum class Tunnel : std::uint8_t { None, Vxlan, Geneve, IpInIp, Gre, Erspan };
+// IpInIp covers IPv4 and IPv6 inside IPv4/IPv6 (Calico IPIP); Erspan is a GRE-carried port mirror;
+// Capwap the data channel between Wi-Fi access points and their controller.
+enum class Tunnel : std::uint8_t { None, Vxlan, Geneve, IpInIp, Gre, Erspan, Capwap };
 
 // Why a frame produced no usable transport segment.
 enum class DecodeStatus : std::uint8_t {
@@ -57,6 +65,7 @@ enum class DecodeStatus : std::uint8_t {
     Truncated,           // the frame (snap length) ends inside a header
     Malformed,           // impossible header field
     OtherTransport,      // ICMP, SCTP, ...
+    LinkEncrypted,       // encrypted below IP (an 802.11 protected frame: WEP/WPA): nothing to see in it
 };
 
 struct DecodedPacket {
@@ -80,12 +89,16 @@ struct DecodedPacket {
     std::uint16_t vlan_depth = 0;     // number of 802.1Q/802.1ad tags skipped (outer + inner frames)
     Tunnel tunnel = Tunnel::None;     // outermost tunnel we looked through (the flow is the inner one)
     std::uint32_t tunnel_vni = 0;     // VXLAN/Geneve VNI, GRE key, ERSPAN session id
+    std::uint8_t tunnel_levels = 0;   // tunnels looked through (GRE -> ERSPAN -> VXLAN is 3)
+    std::uint8_t mpls_labels = 0;     // MPLS label stack entries skipped (all levels)
 };
 
 // Decode one frame. Never reads outside `frame`. When tunnels (VXLAN on UDP 4789/8472, Geneve on
-// 6081, IP-in-IP, GRE, ERSPAN over GRE; at most two deep) carry an inner packet, the result
-// describes the inner packet.
+// 6081, CAPWAP data on 5247, IP-in-IP, GRE, ERSPAN over GRE; nested as deep as they go, with a loop
+// guard) carry an inner packet, the result describes the inner packet.
 DecodedPacket decode_frame(LinkType link, Bytes frame);
 bool is_supported_link_type(int dlt);
+// The supported link types, for error messages.
+std::string_view supported_link_types();
 
 }  // namespace meshproof::audit

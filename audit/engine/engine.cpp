@@ -145,6 +145,7 @@ struct Engine::Impl {
             case DecodeStatus::Truncated: ++summary.truncated_frames; break;
             case DecodeStatus::Malformed: ++summary.malformed_frames; break;
             case DecodeStatus::OtherTransport: ++summary.other_transport; break;
+            case DecodeStatus::LinkEncrypted: ++summary.link_encrypted_frames; break;
         }
     }
 

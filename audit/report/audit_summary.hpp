@@ -37,6 +37,7 @@ struct AuditSummary {
     std::uint64_t tcp_packets = 0, udp_packets = 0, other_transport = 0, not_ip = 0;
     std::uint64_t ip_fragments = 0;          // counted, not reassembled
     std::uint64_t truncated_frames = 0, malformed_frames = 0, unsupported_link = 0;
+    std::uint64_t link_encrypted_frames = 0;  // 802.11 protected (WEP/WPA) frames: no IP to see
     std::uint64_t tunnelled_packets = 0;     // decapsulated VXLAN/Geneve
     std::uint64_t duplicate_packets = 0;
     std::uint64_t flows = 0, flows_evicted = 0, midstream_flows = 0;

@@ -47,6 +47,7 @@ std::string tunnel_name(Tunnel t) {
         case Tunnel::IpInIp: return "ipip";
         case Tunnel::Gre: return "gre";
         case Tunnel::Erspan: return "erspan";
+        case Tunnel::Capwap: return "capwap";
         case Tunnel::None: break;
     }
     return "";
@@ -156,6 +157,7 @@ std::string summary_to_json(const AuditSummary& s) {
     w.field("truncated_frames", s.truncated_frames);
     w.field("malformed_frames", s.malformed_frames);
     w.field("unsupported_link_frames", s.unsupported_link);
+    w.field("link_encrypted_frames", s.link_encrypted_frames);
     w.field("midstream_flows", s.midstream_flows);
     w.field("flows_evicted", s.flows_evicted);
     w.key("secrets").begin_object();
@@ -262,6 +264,9 @@ void write_table(std::ostream& out, const std::vector<FlowRecord>& flows, const 
     if (s.ip_fragments) out << ", " << s.ip_fragments << " IP fragments (counted, not reassembled)";
     if (s.tunnelled_packets) out << ", " << s.tunnelled_packets << " packets decapsulated from tunnels";
     if (s.duplicate_packets) out << ", " << s.duplicate_packets << " duplicate packets ignored";
+    if (s.link_encrypted_frames)
+        out << ", " << s.link_encrypted_frames << " frames encrypted at the link layer (802.11 protected: not decodable)";
+    if (s.unsupported_link) out << ", " << s.unsupported_link << " frames of an unsupported link type (not decoded)";
     out << "\n";
     for (const auto& in : s.inputs) {
         out << "  input " << in.name << " (" << in.description << "): " << in.packets << " packets";

@@ -25,12 +25,13 @@ CORPUS = os.path.join(HERE, "corpus")
 
 # Budget per target, bytes.
 BUDGET = {
-    "decode_frame": 150_000, "tls_parser": 350_000, "certificate": 120_000, "plaintext": 150_000,
+    "decode_frame": 180_000, "tls_parser": 350_000, "certificate": 120_000, "plaintext": 150_000,
     "hpack": 40_000, "tcp_stream": 10_000, "engine_pcap": 400_000, "engine_packets": 300_000,
-    "pcapng_reader": 150_000, "lab_spec": 40_000, "playbook": 60_000,
+    "pcapng_reader": 200_000, "lab_spec": 40_000, "playbook": 60_000,
 }
 # The link-type order of kFuzzLinkTypes in targets/decode_frame.hpp.
-LINK_SELECTOR = {1: 0, 0: 1, 101: 2, 108: 3, 113: 4, 228: 5, 229: 6, 276: 7, 12: 8, 14: 9}
+LINK_SELECTOR = {1: 0, 0: 1, 101: 2, 108: 3, 113: 4, 228: 5, 229: 6, 276: 7, 12: 8, 14: 9,
+                 9: 11, 50: 12, 104: 13, 105: 14, 127: 15, 239: 16}
 # kConversationPorts in targets/engine_packets.hpp.
 CONVERSATION_PORTS = [443, 80, 15008, 6379, 5432, 25, 3306, 22]
 
@@ -148,7 +149,7 @@ def captures(dirs):
         if not os.path.isdir(d):
             continue
         for name in sorted(os.listdir(d)):
-            if name.endswith((".pcap", ".pcapng")):
+            if name.endswith((".pcap", ".pcapng", ".pcap.gz", ".pcapng.gz")):
                 yield os.path.join(d, name)
 
 
@@ -366,12 +367,17 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", default=os.path.join(REPO, "..", "shared", "testdata", "pcaps"))
     ap.add_argument("--own", default=os.path.join(REPO, "tests", "captures", "pcaps"))
+    # Link layers, encapsulations and file formats (NFLOG, MPLS, radiotap, PPP, CAPWAP, gzip, mixed
+    # snapshot lengths) for the decoder and reader targets.
+    ap.add_argument("--more", default=os.path.join(REPO, "..", "shared", "testdata", "pcaps-more"))
     a = ap.parse_args()
     files = list(captures([a.shared, a.own]))
     if not files:
         sys.exit("no captures found")
-    made = [seed_decode_frame(files), *seed_from_streams(files), seed_certificates(files), seed_engine_pcap(files),
-            seed_pcapng(files), seed_lab_spec(), seed_tcp_stream(), seed_hpack_rfc(), seed_playbook()]
+    more = list(captures([a.more]))
+    made = [seed_decode_frame(files + more), *seed_from_streams(files), seed_certificates(files),
+            seed_engine_pcap(files + more), seed_pcapng(files + more), seed_lab_spec(), seed_tcp_stream(),
+            seed_hpack_rfc(), seed_playbook()]
     for c in made:
         print(f"{c.target:16} {len(c.seen):4} seeds {c.used:8} bytes")
 

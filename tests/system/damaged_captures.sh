@@ -7,7 +7,10 @@
 #   - record lengths of zero and 4 GiB, block lengths of 0 and ~4 GiB, an EPB naming an undescribed
 #     interface; empty file, header-only files, garbage, garbage after a valid header;
 #   - two captures glued together (cat a b), unsupported link types, a pcapng whose IDB has an
-#     unknown link type (alone, and next to an Ethernet interface).
+#     unknown link type (alone, and next to an Ethernet interface);
+#   - the same capture as NFLOG, MPLS, 802.11 + radiotap (and all frames protected), PPP, pcapng with
+#     different snapshot lengths, gzip-compressed: whole, cut mid-record, and (gzip) truncated at
+#     several points and with random bit flips in the compressed bytes.
 # (audit_read_inputs.sh already covers: missing file, a text file, one mid-packet cut, every 37th cut
 # point, a classic pcap of link type USER0, the 24-byte empty.pcap.)
 #
@@ -297,7 +300,7 @@ def unsupported(kind):
 def unsupported_frames(n):
     return lambda s: None if s["unsupported_link_frames"] == n else f"unsupported_link_frames {s['unsupported_link_frames']}, want {n}"
 check_many([
-    ("pcap of link type IEEE 802.11 (105)", write("wifi.pcap", struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 105) +
+    ("pcap of link type PPI (192)", write("ppi.pcap", struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 192) +
                                                     rec_hdr(4, 4) + b"abcd"),
      dict(rcs=(1,), flows=0, summary_check=unsupported("unsupported-link-type"))),
     ("pcap of link type 65000 (unassigned)", write("dlt65000.pcap", struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 65000) +
@@ -310,12 +313,77 @@ check_many([
      dict(rcs=(0,), flows=1, summary_check=unsupported_frames(2))),
 ])
 
-# 7. Bit flips: every bit of the first 200 bytes of a small capture, then random flips anywhere.
 def flipped(data, bits):
     out = bytearray(data)
     for b in bits:
         out[b // 8] ^= 1 << (b % 8)
     return bytes(out)
+
+# 7. Other link layers and compressed files: the same capture re-framed, whole and damaged.
+import gzip
+def reframed(data, link, wrap, snaplen=65535):
+    """The classic pcap `data` (Ethernet) with each frame rewritten by wrap(frame) under `link`."""
+    out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, link))
+    for _, rec in pcap_records(data):
+        sec, usec, _, _ = struct.unpack("<IIII", rec[:16])
+        f = wrap(rec[16:])
+        out += struct.pack("<IIII", sec, usec, len(f), len(f)) + f
+    return bytes(out)
+def nflog(frame):
+    ip = frame[14:]
+    tlv = lambda t, v: struct.pack("<HH", 4 + len(v), t) + v + b"\0" * ((4 - len(v) % 4) % 4)
+    return bytes([2, 0]) + struct.pack(">H", 1) + tlv(1, b"\x08\x00\x03\x00") + tlv(10, b"audit") + tlv(9, ip)
+def mpls(frame):
+    return frame[:12] + b"\x81\x00\x00\x07\x88\x47" + struct.pack(">I", (1000 << 12) | 64) + \
+           struct.pack(">I", (2000 << 12) | 0x100 | 64) + frame[14:]
+def wifi(protected):
+    def wrap(frame):
+        radiotap = struct.pack("<BBHI", 0, 0, 9, 0x2) + b"\x00"  # Flags only, none set
+        dot11 = bytes([0x08, 0x41 if protected else 0x01]) + bytes(22)
+        return radiotap + dot11 + b"\xaa\xaa\x03\x00\x00\x00" + frame[12:]
+    return wrap
+def ppp(frame):
+    return b"\xff\x03\x00\x21" + frame[14:]
+nflog_cap = reframed(src, 239, nflog)
+wifi_cap = reframed(src, 127, wifi(False))
+gz = gzip.compress(src, mtime=0)
+ng_snap = bytearray(SHB + idb(1, 65535) + idb(1, 1500))
+for i, (_, rec) in enumerate(pcap_records(src)):
+    sec, usec = struct.unpack("<II", rec[:8])
+    ng_snap += epb(i % 2, sec * 1_000_000 + usec, rec[16:])
+link_encrypted = lambda n: (lambda s: None if s.get("link_encrypted_frames") == n else
+                            f"link_encrypted_frames {s.get('link_encrypted_frames')}, want {n}")
+nflog_records = pcap_records(nflog_cap)
+cases = [
+    ("NFLOG (239)", write("nflog.pcap", nflog_cap), dict(rcs=(0,), flows=1)),
+    ("NFLOG cut in its fourth record", write("nflog_cut.pcap", nflog_cap[:nflog_records[3][0] + 30]),
+     dict(rcs=(4,), min_flows=1, packet=4, offset=nflog_records[3][0])),
+    ("MPLS in a VLAN", write("mpls.pcap", reframed(src, 1, mpls)), dict(rcs=(0,), flows=1)),
+    ("802.11 + radiotap (127)", write("radiotap.pcap", wifi_cap), dict(rcs=(0,), flows=1)),
+    ("802.11 + radiotap, every frame protected", write("radiotap_wpa.pcap", reframed(src, 127, wifi(True))),
+     dict(rcs=(0,), flows=0, summary_check=link_encrypted(len(records)))),
+    ("PPP (9)", write("ppp.pcap", reframed(src, 9, ppp)), dict(rcs=(0,), flows=1)),
+    ("pcapng, interfaces with snapshot lengths 65535 and 1500", write("snaplens.pcapng", bytes(ng_snap)), dict(rcs=(0,), flows=1)),
+    ("gzip-compressed pcap named .pcap", write("gz_named_pcap.pcap", gz), dict(rcs=(0,), flows=1)),
+    ("gzip-compressed NFLOG pcap", write("nflog.pcap.gz", gzip.compress(nflog_cap, mtime=0)), dict(rcs=(0,), flows=1)),
+    ("gzip-compressed pcapng with mixed link types", write("mixed.pcapng.gz", gzip.compress(ng_mixed, mtime=0)), dict(rcs=(0,), flows=1)),
+]
+# A truncated .gz: the packets decompressed before the cut, then one error (packet number, the byte
+# offset in the decompressed capture, and gzip's reason).
+def gzip_says(s):
+    e = s["inputs"][0].get("error") or ""
+    return None if "gzip" in e else f"error does not say gzip: {e!r}"
+for frac in (0.1, 0.3, 0.5, 0.7, 0.9, 0.99):
+    cut = int(len(gz) * frac)
+    cases.append((f"gzip truncated at {cut} of {len(gz)} compressed bytes", write(f"gz_cut{cut}.pcap.gz", gz[:cut]),
+                  dict(rcs=(1, 4), summary_check=gzip_says)))
+rng = random.Random(777)
+for i in range(40):
+    bits = [rng.randrange(10 * 8, len(gz) * 8) for _ in range(rng.randint(1, 8))]  # past the gzip header
+    cases.append((f"gzip random flips #{i} {bits[:4]}", write(f"gzflip{i}.pcap.gz", flipped(gz, bits)), dict()))
+check_many(cases)
+
+# 8. Bit flips: every bit of the first 200 bytes of a small capture, then random flips anywhere.
 cases = []
 for bit in range(min(200, len(small)) * 8):
     cases.append((f"redis-auth.pcap with bit {bit} flipped", write(f"flip{bit}.pcap", flipped(small, [bit])), dict()))

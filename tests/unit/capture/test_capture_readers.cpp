@@ -1,9 +1,13 @@
 // Capture file readers: the capture-file magic, pcapng block headers, the streaming pcapng reader
-// (bounded buffer, damage named by packet number and byte offset), captures glued together (cat a b)
-// and a pcapng with no interface. Files are built here, byte by byte.
+// (bounded buffer, damage named by packet number and byte offset), captures glued together (cat a b),
+// a pcapng with no interface, gzip/zstd-compressed captures (whole and damaged), pcapng interfaces
+// with different snapshot lengths or unsupported link types, big-endian pcapng. Files are built
+// here, byte by byte.
 #include <doctest/doctest.h>
 
 #include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include <cstdio>
 #include <string>
@@ -34,6 +38,7 @@ void be16(Buf& b, std::uint16_t v) {
     b.push_back(static_cast<std::uint8_t>(v));
 }
 void append(Buf& to, const Buf& from) { to.insert(to.end(), from.begin(), from.end()); }
+Buf prefix_of(const Buf& b, std::size_t n) { return Buf(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(n)); }
 
 // A pcapng block (little-endian), its body padded to 4 bytes; `length` overrides the announced length.
 Buf block(std::uint32_t type, Buf body, std::optional<std::uint32_t> length = std::nullopt) {
@@ -385,4 +390,245 @@ TEST_CASE("a pcapng with a section header and no interface is an empty capture")
     RawPacket p;
     CHECK(src->next(p) == SourceStatus::End);
     CHECK_FALSE(src->error());
+}
+
+// ---- compressed captures, snapshot lengths, byte order, unsupported interfaces -----------------
+
+namespace {
+
+// A pcapng file in either byte order.
+struct Pcapng {
+    bool big = false;
+    Buf bytes;
+    void u32(Buf& b, std::uint32_t v) const { big ? be32(b, v) : le32(b, v); }
+    void u16(Buf& b, std::uint16_t v) const { big ? be16(b, v) : le16(b, v); }
+    void add_block(std::uint32_t type, Buf body) {
+        while (body.size() % 4) body.push_back(0);
+        const auto n = static_cast<std::uint32_t>(12 + body.size());
+        u32(bytes, type);
+        u32(bytes, n);
+        append(bytes, body);
+        u32(bytes, n);
+    }
+    explicit Pcapng(bool big_endian) : big(big_endian) {
+        Buf body;
+        u32(body, 0x1A2B3C4D);
+        u16(body, 1);
+        u16(body, 0);
+        for (int i = 0; i < 8; ++i) body.push_back(0xFF);
+        add_block(0x0A0D0D0A, body);
+    }
+    void interface(std::uint16_t link, std::uint32_t snaplen) {
+        Buf body;
+        u16(body, link);
+        u16(body, 0);
+        u32(body, snaplen);
+        add_block(1, body);
+    }
+    void packet(std::uint32_t itf, std::uint64_t ts_us, const Buf& data) {
+        Buf body;
+        u32(body, itf);
+        u32(body, static_cast<std::uint32_t>(ts_us >> 32));
+        u32(body, static_cast<std::uint32_t>(ts_us));
+        u32(body, static_cast<std::uint32_t>(data.size()));
+        u32(body, static_cast<std::uint32_t>(data.size()));
+        append(body, data);
+        add_block(6, body);
+    }
+};
+
+Buf gzip_of(const Buf& data) {
+    uLongf n = compressBound(static_cast<uLong>(data.size())) + 64;
+    Buf out(n);
+    z_stream z{};
+    REQUIRE(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK);  // +16: gzip wrapper
+    z.next_in = const_cast<Bytef*>(data.data());
+    z.avail_in = static_cast<uInt>(data.size());
+    z.next_out = out.data();
+    z.avail_out = static_cast<uInt>(out.size());
+    REQUIRE(deflate(&z, Z_FINISH) == Z_STREAM_END);
+    out.resize(z.total_out);
+    deflateEnd(&z);
+    return out;
+}
+
+Buf zstd_of(const Buf& data) {
+    Buf out(ZSTD_compressBound(data.size()));
+    const std::size_t n = ZSTD_compress(out.data(), out.size(), data.data(), data.size(), 3);
+    REQUIRE_FALSE(ZSTD_isError(n));
+    out.resize(n);
+    return out;
+}
+
+struct ReadAll {
+    std::vector<std::size_t> sizes;
+    std::vector<int> links;
+    std::vector<std::string> notes;
+    std::string describe;
+    std::optional<SourceError> error;
+};
+ReadAll read_all(const std::string& path) {
+    SourceError err;
+    auto src = open_capture_file(path, err);
+    REQUIRE_MESSAGE(src, err.message);
+    ReadAll r;
+    RawPacket p;
+    while (src->next(p) == SourceStatus::Packet) {
+        r.sizes.push_back(p.data.size());
+        r.links.push_back(p.link_type);
+    }
+    r.error = src->error();
+    r.notes = src->notes();
+    r.describe = src->describe();
+    return r;
+}
+
+Buf classic_capture(int records) {
+    Buf file = pcap_header(1);
+    for (int i = 0; i < records; ++i) append(file, pcap_record(1000 + static_cast<std::uint32_t>(i), 0, frame(200, static_cast<std::uint8_t>(i))));
+    return file;
+}
+
+}  // namespace
+
+TEST_CASE("pcapng interfaces with different snapshot lengths: our reader takes over from libpcap") {
+    Pcapng ng(false);
+    ng.interface(1, 96);
+    ng.interface(1, 128);
+    ng.packet(0, 1, frame(96, 1));
+    ng.packet(1, 2, frame(128, 2));
+    ng.packet(0, 3, frame(60, 3));
+    const TempFile tmp(ng.bytes);
+    const ReadAll r = read_all(tmp.path);
+    CHECK_FALSE(r.error);
+    CHECK(r.sizes == std::vector<std::size_t>{96, 128, 60});
+    CHECK(r.describe.find("snapshot lengths") != std::string::npos);
+}
+
+TEST_CASE("big-endian pcapng, through libpcap and through our reader") {
+    Pcapng ng(true);
+    ng.interface(1, 65535);
+    ng.packet(0, 1000001, frame(70, 7));
+    ng.packet(0, 2000002, frame(80, 8));
+    SUBCASE("one link type: libpcap") {
+        const TempFile tmp(ng.bytes);
+        const ReadAll r = read_all(tmp.path);
+        CHECK_FALSE(r.error);
+        CHECK(r.sizes == std::vector<std::size_t>{70, 80});
+    }
+    SUBCASE("mixed link types: PcapngReader") {
+        ng.interface(101, 65535);
+        ng.packet(1, 3000003, frame(40, 0x45));
+        const TempFile tmp(ng.bytes);
+        const ReadAll r = read_all(tmp.path);
+        CHECK_FALSE(r.error);
+        CHECK(r.sizes == std::vector<std::size_t>{70, 80, 40});
+        CHECK(r.links == std::vector<int>{1, 1, 101});
+        PcapngReader reader(ng.bytes, "be.pcapng");
+        RawPacket p;
+        REQUIRE(reader.next(p) == SourceStatus::Packet);
+        CHECK(p.ts == doctest::Approx(1.000001));
+    }
+}
+
+TEST_CASE("an interface with an unsupported link type: one note naming it and its first packet") {
+    Pcapng ng(false);
+    ng.interface(1, 65535);
+    ng.interface(147, 65535);  // USER0
+    ng.packet(0, 1, frame(60, 1));
+    ng.packet(1, 2, frame(30, 2));
+    ng.packet(1, 3, frame(30, 3));
+    const TempFile tmp(ng.bytes);
+    const ReadAll r = read_all(tmp.path);
+    CHECK_FALSE(r.error);
+    CHECK(r.sizes.size() == 3);
+    REQUIRE(r.notes.size() == 1);
+    CHECK(r.notes[0].find("packet 2 ") == 0);
+    CHECK(r.notes[0].find("link type 147") != std::string::npos);
+    CHECK(r.notes[0].find("unsupported link type") != std::string::npos);
+}
+
+TEST_CASE("gzip- and zstd-compressed captures are read by their magic") {
+    const Buf pcap = classic_capture(40);
+    Pcapng mixed(false);
+    mixed.interface(1, 65535);
+    mixed.interface(113, 65535);
+    for (int i = 0; i < 10; ++i) mixed.packet(static_cast<std::uint32_t>(i % 2), static_cast<std::uint64_t>(i), frame(100, 9));
+    SUBCASE("pcap.gz") {
+        const TempFile tmp(gzip_of(pcap));
+        const ReadAll r = read_all(tmp.path);
+        CHECK_FALSE(r.error);
+        CHECK(r.sizes.size() == 40);
+        CHECK(r.describe.find("gzip-compressed") != std::string::npos);
+    }
+    SUBCASE("pcapng.gz with mixed link types (our reader on the decompressed stream)") {
+        const TempFile tmp(gzip_of(mixed.bytes));
+        const ReadAll r = read_all(tmp.path);
+        CHECK_FALSE(r.error);
+        CHECK(r.sizes.size() == 10);
+        CHECK(r.links[1] == 113);
+    }
+    SUBCASE("two gzip members glued (cat a.gz b.gz) are one stream") {
+        Buf two = gzip_of(prefix_of(pcap, 24 + 5 * 216));
+        append(two, gzip_of(Buf(pcap.begin() + 24 + 5 * 216, pcap.end())));
+        const TempFile tmp(two);
+        CHECK(read_all(tmp.path).sizes.size() == 40);
+    }
+    SUBCASE("pcap.zst and pcapng.zst") {
+        const TempFile a(zstd_of(pcap));
+        const ReadAll r = read_all(a.path);
+        CHECK_FALSE(r.error);
+        CHECK(r.sizes.size() == 40);
+        CHECK(r.describe.find("zstd-compressed") != std::string::npos);
+        const TempFile b(zstd_of(mixed.bytes));
+        CHECK(read_all(b.path).sizes.size() == 10);
+    }
+}
+
+TEST_CASE("damaged compressed captures: the packets before the damage, then one error naming it") {
+    const Buf pcap = classic_capture(400);
+    SUBCASE("a truncated .gz") {
+        const Buf gz = gzip_of(pcap);
+        const TempFile tmp(prefix_of(gz, gz.size() / 2));
+        const ReadAll r = read_all(tmp.path);
+        CHECK(r.sizes.size() > 10);
+        CHECK(r.sizes.size() < 400);
+        REQUIRE(r.error);
+        CHECK(r.error->kind == SourceError::Kind::Truncated);
+        CHECK(r.error->message.find(tmp.path + ": packet " + std::to_string(r.sizes.size() + 1) + " at byte offset ") == 0);
+        CHECK(r.error->message.find("gzip: the compressed data ends early") != std::string::npos);
+    }
+    SUBCASE("a truncated .zst") {
+        const Buf zst = zstd_of(classic_capture(3000));  // zstd decodes in 128 KiB blocks: several of them
+        const TempFile tmp(prefix_of(zst, zst.size() / 2));
+        const ReadAll r = read_all(tmp.path);
+        CHECK(r.sizes.size() > 10);
+        CHECK(r.sizes.size() < 3000);
+        REQUIRE(r.error);
+        CHECK(r.error->message.find("zstd: the compressed data ends early") != std::string::npos);
+    }
+    SUBCASE("corrupt deflate data") {
+        Buf noisy = pcap_header(1);  // incompressible, so the damage lies well past the first buffers
+        std::uint32_t x = 12345;
+        for (int i = 0; i < 2000; ++i) {
+            Buf data(200);
+            for (auto& b : data) b = static_cast<std::uint8_t>((x = x * 1103515245u + 12345u) >> 24);
+            append(noisy, pcap_record(static_cast<std::uint32_t>(i), 0, data));
+        }
+        Buf gz = gzip_of(noisy);
+        for (std::size_t i = gz.size() / 2; i < gz.size() / 2 + 16; ++i) gz[i] ^= 0x5A;
+        const TempFile tmp(gz);
+        const ReadAll r = read_all(tmp.path);
+        CHECK(r.sizes.size() > 10);  // the packets decompressed before the damaged spot
+        CHECK(r.sizes.size() < 2000);
+        REQUIRE(r.error);
+        CHECK(r.error->message.find("gzip: ") != std::string::npos);
+    }
+    SUBCASE("a gzip file that holds no capture") {
+        const TempFile tmp(gzip_of(Buf(100, 'x')));
+        SourceError err;
+        CHECK_FALSE(open_capture_file(tmp.path, err));
+        CHECK(err.kind == SourceError::Kind::NotACapture);
+        CHECK(err.message.find("inside the gzip compression") != std::string::npos);
+    }
 }

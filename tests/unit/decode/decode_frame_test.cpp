@@ -10,287 +10,12 @@
 #include <vector>
 
 #include "audit/decode/packet.hpp"
+#include "tests/unit/decode/frame_builder.hpp"
 
 using namespace meshproof;
 using namespace meshproof::audit;
 
-namespace {
-
-using Buf = std::vector<std::uint8_t>;
-
-// ---- frame builder --------------------------------------------------------------------------
-
-void put8(Buf& b, unsigned v) { b.push_back(static_cast<std::uint8_t>(v)); }
-void put16(Buf& b, unsigned v) {
-    put8(b, v >> 8);
-    put8(b, v);
-}
-void put32(Buf& b, std::uint32_t v) {
-    put16(b, v >> 16);
-    put16(b, v & 0xFFFF);
-}
-void put16le(Buf& b, unsigned v) {
-    put8(b, v);
-    put8(b, v >> 8);
-}
-void put32le(Buf& b, std::uint32_t v) {
-    put16le(b, v & 0xFFFF);
-    put16le(b, v >> 16);
-}
-void append(Buf& b, const Buf& more) { b.insert(b.end(), more.begin(), more.end()); }
-Buf text(const char* s) {
-    Buf b;
-    for (; *s != 0; ++s) b.push_back(static_cast<std::uint8_t>(*s));
-    return b;
-}
-
-using V4 = std::array<std::uint8_t, 4>;
-using V6 = std::array<std::uint8_t, 16>;
-constexpr V4 kClient4{10, 1, 2, 3};
-constexpr V4 kServer4{192, 168, 7, 9};
-constexpr V6 kClient6{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01};
-constexpr V6 kServer6{0xfd, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34};
-
-IpAddress addr(const V4& v) {
-    IpAddress a;
-    for (std::size_t i = 0; i < 4; ++i) a.bytes[i] = v[i];
-    return a;
-}
-IpAddress addr(const V6& v) {
-    IpAddress a;
-    a.v6 = true;
-    for (std::size_t i = 0; i < 16; ++i) a.bytes[i] = v[i];
-    return a;
-}
-
-struct TcpSpec {
-    std::uint16_t sport = 43210, dport = 443;
-    std::uint32_t seq = 0x01020304, ack = 0xA0B0C0D0;
-    std::uint8_t flags = tcp_flags::Ack | tcp_flags::Psh;
-    std::uint16_t window = 0xFAF0;
-    Buf options;                                  // padded to 4 bytes by the caller
-    std::optional<unsigned> data_offset_words;    // override to lie
-};
-Buf tcp(const TcpSpec& s, const Buf& payload) {
-    Buf b;
-    put16(b, s.sport);
-    put16(b, s.dport);
-    put32(b, s.seq);
-    put32(b, s.ack);
-    const unsigned words = s.data_offset_words.value_or(5 + static_cast<unsigned>(s.options.size()) / 4);
-    put8(b, words << 4);
-    put8(b, s.flags);
-    put16(b, s.window);
-    put32(b, 0);  // checksum, urgent pointer
-    append(b, s.options);
-    append(b, payload);
-    return b;
-}
-
-Buf udp(std::uint16_t sport, std::uint16_t dport, const Buf& payload,
-        std::optional<unsigned> length = std::nullopt) {
-    Buf b;
-    put16(b, sport);
-    put16(b, dport);
-    put16(b, length.value_or(8 + static_cast<unsigned>(payload.size())));
-    put16(b, 0);
-    append(b, payload);
-    return b;
-}
-
-struct Ipv4Spec {
-    V4 src = kClient4, dst = kServer4;
-    std::uint8_t protocol = 6;
-    std::uint16_t frag = 0x4000;  // DF
-    Buf options;
-    std::optional<unsigned> total_len;
-    std::optional<unsigned> ihl_words;
-    unsigned version = 4;
-};
-Buf ipv4(const Ipv4Spec& s, const Buf& l4) {
-    Buf b;
-    const unsigned ihl = s.ihl_words.value_or(5 + static_cast<unsigned>(s.options.size()) / 4);
-    put8(b, (s.version << 4) | ihl);
-    put8(b, 0);
-    put16(b, s.total_len.value_or(20 + static_cast<unsigned>(s.options.size() + l4.size())));
-    put16(b, 0x1234);
-    put16(b, s.frag);
-    put8(b, 64);
-    put8(b, s.protocol);
-    put16(b, 0);
-    b.insert(b.end(), s.src.begin(), s.src.end());
-    b.insert(b.end(), s.dst.begin(), s.dst.end());
-    append(b, s.options);
-    append(b, l4);
-    return b;
-}
-Buf ipv4(const Buf& l4, std::uint8_t protocol = 6) {
-    Ipv4Spec s;
-    s.protocol = protocol;
-    return ipv4(s, l4);
-}
-
-struct Ipv6Spec {
-    V6 src = kClient6, dst = kServer6;
-    std::uint8_t next = 6;
-    std::optional<unsigned> payload_len;
-};
-// `rest` is everything after the fixed header: extension headers and the upper layer.
-Buf ipv6(const Ipv6Spec& s, const Buf& rest) {
-    Buf b;
-    put32(b, 0x60012345);
-    put16(b, s.payload_len.value_or(static_cast<unsigned>(rest.size())));
-    put8(b, s.next);
-    put8(b, 64);
-    b.insert(b.end(), s.src.begin(), s.src.end());
-    b.insert(b.end(), s.dst.begin(), s.dst.end());
-    append(b, rest);
-    return b;
-}
-Buf ipv6(const Buf& rest, std::uint8_t next = 6) {
-    Ipv6Spec s;
-    s.next = next;
-    return ipv6(s, rest);
-}
-
-// Options-style extension header (hop-by-hop, routing, destination, mobility) of `units`*8+8 bytes.
-Buf ext_header(std::uint8_t next, unsigned units) {
-    Buf b;
-    put8(b, next);
-    put8(b, units);
-    b.resize(b.size() + 6 + units * 8, 0);  // zeros are Pad1 options
-    return b;
-}
-Buf fragment_header(std::uint8_t next, unsigned offset_units, bool more) {
-    Buf b;
-    put8(b, next);
-    put8(b, 0);
-    put16(b, (offset_units << 3) | (more ? 1u : 0u));
-    put32(b, 0xCAFEBABE);
-    return b;
-}
-Buf ah_header(std::uint8_t next, unsigned len_field) {  // (len_field + 2) * 4 bytes
-    Buf b;
-    put8(b, next);
-    put8(b, len_field);
-    b.resize((len_field + 2) * 4, 0xAA);
-    return b;
-}
-
-constexpr std::uint16_t kEthIpv4 = 0x0800, kEthIpv6 = 0x86DD;
-struct Tag {
-    std::uint16_t tpid, tci;
-};
-Buf ethernet(std::uint16_t type, const Buf& payload, const std::vector<Tag>& tags = {}) {
-    Buf b{0x02, 0x42, 0xac, 0x11, 0x00, 0x02, 0x02, 0x42, 0xac, 0x11, 0x00, 0x03};
-    for (const Tag& t : tags) {
-        put16(b, t.tpid);
-        put16(b, t.tci);
-    }
-    put16(b, type);
-    append(b, payload);
-    return b;
-}
-Buf pppoe_session(std::uint16_t ppp_protocol, const Buf& payload, unsigned ver_type = 0x11,
-                  unsigned code = 0) {
-    Buf b;
-    put8(b, ver_type);
-    put8(b, code);
-    put16(b, 0x0011);  // session id
-    put16(b, 2 + static_cast<unsigned>(payload.size()));
-    put16(b, ppp_protocol);
-    append(b, payload);
-    return b;
-}
-Buf vxlan(std::uint32_t vni, const Buf& inner, unsigned flags = 0x08) {
-    Buf b;
-    put8(b, flags);
-    put8(b, 0);
-    put16(b, 0);
-    put32(b, vni << 8);
-    append(b, inner);
-    return b;
-}
-Buf geneve(std::uint32_t vni, std::uint16_t protocol, const Buf& options, const Buf& inner,
-           unsigned version = 0) {
-    Buf b;
-    put8(b, (version << 6) | static_cast<unsigned>(options.size() / 4));
-    put8(b, 0);
-    put16(b, protocol);
-    put32(b, vni << 8);
-    append(b, options);
-    append(b, inner);
-    return b;
-}
-Buf geneve_option(std::uint16_t cls, std::uint8_t type, unsigned data_words) {
-    Buf b;
-    put16(b, cls);
-    put8(b, type);
-    put8(b, data_words);
-    b.resize(b.size() + data_words * 4, 0x5A);
-    return b;
-}
-
-Buf sll(std::uint16_t protocol, const Buf& payload) {
-    Buf b;
-    put16(b, 0);    // packet type: to us
-    put16(b, 1);    // ARPHRD_ETHER
-    put16(b, 6);    // address length
-    Buf mac{0x02, 0x42, 0xac, 0x11, 0x00, 0x02, 0x00, 0x00};
-    append(b, mac);
-    put16(b, protocol);
-    append(b, payload);
-    return b;
-}
-Buf sll2(std::uint16_t protocol, const Buf& payload) {
-    Buf b;
-    put16(b, protocol);
-    put16(b, 0);     // reserved
-    put32(b, 7);     // interface index
-    put16(b, 1);     // ARPHRD_ETHER
-    put8(b, 4);      // outgoing
-    put8(b, 6);
-    Buf mac{0x02, 0x42, 0xac, 0x11, 0x00, 0x02, 0x00, 0x00};
-    append(b, mac);
-    append(b, payload);
-    return b;
-}
-Buf bsd_null(std::uint32_t family, const Buf& payload, bool little_endian) {
-    Buf b;
-    if (little_endian) {
-        put32le(b, family);
-    } else {
-        put32(b, family);
-    }
-    append(b, payload);
-    return b;
-}
-
-DecodedPacket decode(LinkType link, const Buf& frame) { return decode_frame(link, Bytes(frame)); }
-// A frame built inline must outlive the payload span that points into it: keep them together.
-struct Decoded : DecodedPacket {
-    Buf frame;
-};
-Decoded decode(LinkType link, Buf&& frame) {
-    Decoded d;
-    d.frame = std::move(frame);  // moving a vector keeps its buffer, so the span stays valid
-    static_cast<DecodedPacket&>(d) = decode_frame(link, Bytes(d.frame));
-    return d;
-}
-Buf bytes_of(Bytes b) { return Buf(b.begin(), b.end()); }
-Buf prefix(const Buf& b, std::size_t n) { return Buf(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(n)); }
-
-// The payload span must lie inside the frame it was decoded from.
-bool payload_inside(const DecodedPacket& p, const Buf& frame) {
-    if (p.payload.empty()) return true;
-    const auto* begin = frame.data();
-    const auto* end = frame.data() + frame.size();
-    return p.payload.data() >= begin && p.payload.data() + p.payload.size() <= end;
-}
-
-const Buf kHello = text("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-
-}  // namespace
+using namespace meshproof::audit::frames;
 
 // ---- the happy path, every field --------------------------------------------------------------
 
@@ -810,7 +535,7 @@ TEST_CASE("link-type edge cases") {
     SUBCASE("NULL with an unknown family") {
         CHECK(decode(LinkType::Null, bsd_null(7, Buf(40, 0), true)).status == DecodeStatus::NotIp);
     }
-    SUBCASE("SLL with an 802.2 LLC protocol") {
+    SUBCASE("SLL with an 802.2 LLC protocol that is not SNAP (STP)") {
         CHECK(decode(LinkType::LinuxSll, sll(0x0004, Buf(30, 0x42))).status == DecodeStatus::NotIp);
     }
     SUBCASE("SLL2 ARP") { CHECK(decode(LinkType::LinuxSll2, sll2(0x0806, Buf(28, 0))).status == DecodeStatus::NotIp); }
@@ -822,15 +547,15 @@ TEST_CASE("link-type edge cases") {
         }
     }
     SUBCASE("unsupported link types") {
-        CHECK(decode(static_cast<LinkType>(105), ethernet(kEthIpv4, ipv4(tcp({}, kHello)))).status ==
+        CHECK(decode(static_cast<LinkType>(147), ethernet(kEthIpv4, ipv4(tcp({}, kHello)))).status ==
               DecodeStatus::UnsupportedLinkType);
-        CHECK_FALSE(is_supported_link_type(105));  // 802.11
-        CHECK_FALSE(is_supported_link_type(127));  // radiotap
+        CHECK_FALSE(is_supported_link_type(148));  // USER1
+        CHECK_FALSE(is_supported_link_type(192));  // PPI
         CHECK_FALSE(is_supported_link_type(-1));
         CHECK_FALSE(is_supported_link_type(147));
     }
     SUBCASE("supported link types by number") {
-        for (int dlt : {0, 1, 12, 14, 101, 108, 113, 228, 229, 276}) {
+        for (int dlt : {0, 1, 9, 12, 14, 50, 101, 104, 105, 108, 113, 127, 228, 229, 239, 276}) {
             CAPTURE(dlt);
             CHECK(is_supported_link_type(dlt));
         }
@@ -839,19 +564,6 @@ TEST_CASE("link-type edge cases") {
 
 // ---- tunnels --------------------------------------------------------------------------------
 
-namespace {
-constexpr V4 kNodeA{172, 16, 0, 1};
-constexpr V4 kNodeB{172, 16, 0, 2};
-
-Buf outer_udp_frame(std::uint16_t dport, const Buf& udp_payload) {
-    Ipv4Spec s;
-    s.src = kNodeA;
-    s.dst = kNodeB;
-    s.protocol = 17;
-    return ethernet(kEthIpv4, ipv4(s, udp(51000, dport, udp_payload)));
-}
-Buf inner_frame() { return ethernet(kEthIpv4, ipv4(tcp({}, kHello))); }
-}  // namespace
 
 TEST_CASE("VXLAN is decapsulated on 4789 and 8472") {
     std::uint16_t port = 0;
@@ -997,17 +709,34 @@ TEST_CASE("tunnel nesting") {
         CHECK(p.src == addr(kClient4));
         CHECK(bytes_of(p.payload) == kHello);
     }
-    SUBCASE("a third level is left as UDP") {
+    SUBCASE("three levels of VXLAN with different VNIs are all looked through") {
         const Buf level3 = outer_udp_frame(4789, vxlan(33, inner_frame()));
         const Buf level2 = outer_udp_frame(4789, vxlan(22, level3));
         const auto p = decode(LinkType::Ethernet, outer_udp_frame(4789, vxlan(11, level2)));
         REQUIRE(p.status == DecodeStatus::Ok);
         CHECK(p.tunnel == Tunnel::Vxlan);
         CHECK(p.tunnel_vni == 11);
+        CHECK(p.tunnel_levels == 3);
+        CHECK(p.transport == Transport::Tcp);
+        CHECK(p.src == addr(kClient4));
+        CHECK(bytes_of(p.payload) == kHello);
+    }
+    SUBCASE("the same VXLAN header inside itself is a loop: malformed, not followed") {
+        const Buf level2 = outer_udp_frame(4789, vxlan(11, inner_frame()));
+        const auto p = decode(LinkType::Ethernet, outer_udp_frame(4789, vxlan(11, level2)));
+        CHECK(p.status == DecodeStatus::Malformed);
+        CHECK(p.tunnel == Tunnel::Vxlan);
+    }
+    SUBCASE("beyond 16 levels the 17th tunnel is left as UDP") {
+        Buf frame = inner_frame();
+        for (std::uint32_t vni = 1; vni <= 17; ++vni) frame = outer_udp_frame(4789, vxlan(vni, frame));
+        const auto p = decode(LinkType::Ethernet, frame);
+        REQUIRE(p.status == DecodeStatus::Ok);
+        CHECK(p.tunnel_levels == 16);
+        CHECK(p.tunnel_vni == 17);
         CHECK(p.transport == Transport::Udp);
         CHECK(p.dst_port == 4789);
         CHECK(p.src == addr(kNodeA));
-        CHECK(p.payload.size() == vxlan(33, inner_frame()).size());
     }
 }
 
@@ -1148,57 +877,6 @@ TEST_CASE("random and mutated frames never escape the frame") {
 
 // ---- IP-in-IP, GRE, ERSPAN ----------------------------------------------------------------
 
-namespace {
-// An outer node-to-node IPv4 packet of `protocol` carrying `inner`.
-Buf outer_ip_frame(std::uint8_t protocol, const Buf& inner) {
-    Ipv4Spec s;
-    s.src = kNodeA;
-    s.dst = kNodeB;
-    s.protocol = protocol;
-    return ethernet(kEthIpv4, ipv4(s, inner));
-}
-struct GreSpec {
-    std::uint16_t protocol = 0x0800;
-    std::optional<std::uint32_t> key, sequence;
-    bool checksum = false;
-    unsigned version = 0;
-    bool routing = false;
-};
-Buf gre(const GreSpec& g, const Buf& inner) {
-    Buf b;
-    unsigned flags = g.version;
-    if (g.checksum) flags |= 0x8000;
-    if (g.routing) flags |= 0x4000;
-    if (g.key) flags |= 0x2000;
-    if (g.sequence) flags |= 0x1000;
-    put16(b, flags);
-    put16(b, g.protocol);
-    if (g.checksum) put32(b, 0xBEEF0000u);
-    if (g.key) put32(b, *g.key);
-    if (g.sequence) put32(b, *g.sequence);
-    append(b, inner);
-    return b;
-}
-Buf erspan2(unsigned session, const Buf& inner) {
-    Buf b;
-    put16(b, 0x1000 | 7);           // version 1, VLAN 7
-    put16(b, (3u << 13) | session);  // COS 3, session id
-    put32(b, 0x00000042);            // reserved + index
-    append(b, inner);
-    return b;
-}
-Buf erspan3(unsigned session, bool platform_subheader, const Buf& inner) {
-    Buf b;
-    put16(b, 0x2000 | 7);  // version 2
-    put16(b, session);
-    put32(b, 0x11223344);  // timestamp
-    put16(b, 0);           // SGT
-    put16(b, platform_subheader ? 0x0001 : 0x0000);
-    if (platform_subheader) append(b, Buf(8, 0xAA));
-    append(b, inner);
-    return b;
-}
-}  // namespace
 
 TEST_CASE("IP-in-IP (Calico IPIP) and IPv6-in-IPv4 are decapsulated") {
     SUBCASE("IPv4 in IPv4") {
@@ -1223,12 +901,22 @@ TEST_CASE("IP-in-IP (Calico IPIP) and IPv6-in-IPv4 are decapsulated") {
         CHECK(p.status == DecodeStatus::Truncated);
         CHECK(p.tunnel == Tunnel::IpInIp);
     }
-    SUBCASE("three levels: the third is left undecoded") {
+    SUBCASE("identical IPIP headers nested are a loop: malformed") {
         const Buf level3 = ipv4(ipv4(ipv4(tcp({}, kHello)), 4), 4);
         const auto p = decode(LinkType::Ethernet, outer_ip_frame(4, level3));
-        CHECK(p.status == DecodeStatus::OtherTransport);
-        CHECK(p.ip_protocol == 4);
+        CHECK(p.status == DecodeStatus::Malformed);
         CHECK(p.tunnel == Tunnel::IpInIp);
+    }
+    SUBCASE("three IPIP levels between different nodes are looked through") {
+        Ipv4Spec mid;
+        mid.src = {10, 9, 9, 1};
+        mid.dst = {10, 9, 9, 2};
+        mid.protocol = 4;
+        const Buf level3 = ipv4(mid, ipv4(ipv4(tcp({}, kHello)), 4));
+        const auto p = decode(LinkType::Ethernet, outer_ip_frame(4, level3));
+        REQUIRE(p.status == DecodeStatus::Ok);
+        CHECK(p.tunnel_levels == 3);
+        CHECK(bytes_of(p.payload) == kHello);
     }
 }
 
