@@ -17,6 +17,7 @@
 #include "tests/fuzz/targets/engine_packets.hpp"
 #include "tests/fuzz/targets/engine_pcap.hpp"
 #include "tests/fuzz/targets/hpack.hpp"
+#include "tests/fuzz/targets/keylog.hpp"
 #include "tests/fuzz/targets/lab_spec.hpp"
 #include "tests/fuzz/targets/pcapng_reader.hpp"
 #include "tests/fuzz/targets/plaintext.hpp"
@@ -57,6 +58,7 @@ const Target kTargets[] = {
     {"decode_frame", fuzz::decode_frame_one},     {"tls_parser", fuzz::tls_parser_one},
     {"certificate", fuzz::certificate_one},       {"plaintext", fuzz::plaintext_one},
     {"hpack", fuzz::hpack_one},                   {"tcp_stream", fuzz::tcp_stream_one},
+    {"keylog", fuzz::keylog_one},
     {"engine_pcap", fuzz::engine_pcap_one},       {"engine_packets", fuzz::engine_packets_one},
     {"pcapng_reader", fuzz::pcapng_reader_one},   {"lab_spec", fuzz::lab_spec_one},
     {"playbook", fuzz::playbook_one},
