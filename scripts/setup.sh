@@ -17,12 +17,15 @@ for arg in "$@"; do
   esac
 done
 
-# Build: compiler, CMake, libraries. Runtime/test tools: capture, TLS stacks, servers we test against.
+# Build: compiler, CMake, libraries. Runtime/test tools: capture, TLS stacks, servers we test against,
+# podman with runc (crun, podman's first choice, refuses hybrid cgroup layouts; catatonit is the pod
+# pause process) and debootstrap for the image's base where no registry answers (scripts/image.sh).
 BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config
   libpcap-dev libssl-dev libboost-dev libboost-filesystem-dev libyaml-cpp-dev prometheus-cpp-dev
   doctest-dev libexpected-dev zlib1g-dev libzstd-dev)
 TEST_PACKAGES=(openssl iproute2 tcpdump tshark curl nginx-light stunnel4 gnutls-bin redis-server
-  python3 ethtool prometheus prometheus-pushgateway chromium tcpreplay libndpi-bin python3-yaml python3-jsonschema time libcap2-bin)
+  python3 ethtool prometheus prometheus-pushgateway chromium tcpreplay libndpi-bin python3-yaml python3-jsonschema time libcap2-bin
+  podman runc catatonit containernetworking-plugins iptables debootstrap)
 # Sanitizer suite and fuzzing: clang, its runtimes (ASan, UBSan, libFuzzer) and llvm-symbolizer for
 # readable sanitizer stack traces.
 CLANG_PACKAGES=(clang-14 libclang-rt-14-dev llvm-14)

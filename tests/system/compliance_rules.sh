@@ -106,7 +106,7 @@ if command -v kubectl >/dev/null 2>&1 && timeout 60 kubectl kustomize "$dir" >"$
 else
   echo "note: kubectl kustomize not available or failed ($(head -c 200 "$tmp/err" 2>/dev/null)); skipped that check"
 fi
-grep -q '^FROM .* AS build' "$dir/Dockerfile" && grep -q 'debian:12' "$dir/Dockerfile" && ok "Dockerfile: multi-stage, Debian 12" || bad "Dockerfile"
+grep -q '^FROM ${KUBECTL_IMAGE} AS kubectl' "$dir/Dockerfile" && grep -q 'debian:12' "$dir/Dockerfile" && ok "Dockerfile: kubectl stage, Debian 12" || bad "Dockerfile"
 
 echo "compliance_rules: $pass passed, $fail failed"
 [[ $fail == 0 ]]
