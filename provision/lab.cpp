@@ -20,9 +20,6 @@ namespace {
 
 constexpr std::array<int, 3> kMinHelm{3, 8, 0};
 constexpr std::array<int, 3> kMinKubectl{1, 28, 0};
-// Kubernetes versions Istio 1.27 supports.
-constexpr std::array<int, 2> kIstioMinK8s{1, 29};
-constexpr std::array<int, 2> kIstioMaxK8s{1, 33};
 
 std::string version_string(const std::array<int, 3>& v) {
     return std::to_string(v[0]) + "." + std::to_string(v[1]) + "." + std::to_string(v[2]);
@@ -301,9 +298,11 @@ PreflightResult preflight(Session& s, const Lab& lab, bool for_down) {
         pf.server_version = server;
         s.out << "preflight: cluster reachable, Kubernetes " << server << "\n";
         if (const auto v = parse_version(server)) {
-            const std::array<int, 2> mm{(*v)[0], (*v)[1]};
-            if (!for_down && (mm < kIstioMinK8s || mm > kIstioMaxK8s))
-                s.err << "warning: Istio 1.27 supports Kubernetes 1.29 to 1.33; this cluster runs " << server << "\n";
+            const IstioLine* line = istio_line(lab.spec.charts.istio);
+            if (!for_down && line != nullptr &&
+                ((*v)[0] != 1 || (*v)[1] < line->k8s_min_minor || (*v)[1] > line->k8s_max_minor))
+                s.err << "warning: Istio 1." << line->minor << " supports Kubernetes 1." << line->k8s_min_minor
+                      << " to 1." << line->k8s_max_minor << "; this cluster runs " << server << "\n";
         }
     }
     // nodes Ready

@@ -385,9 +385,22 @@ void read_spec(SpecReader& r, const YAML::Node& root, LabSpec& spec, std::vector
                 r.error(SpecReader::child(charts, key), "charts." + std::string(key),
                         "'" + *out + "' is not a pinned chart version (MAJOR.MINOR.PATCH)");
         }
-        if (is_chart_version(spec.charts.istio) && spec.charts.istio.rfind("1.27.", 0) != 0)
-            r.warnings.push_back({"charts.istio", "Istio " + spec.charts.istio +
-                                                      " is not the tested 1.27.x line; chart values may differ"});
+        if (is_chart_version(spec.charts.istio)) {
+            const IstioLine* line = istio_line(spec.charts.istio);
+            if (line == nullptr)
+                r.warnings.push_back({"charts.istio", "Istio " + spec.charts.istio +
+                                                          " is not a line meshproof knows; supported lines: " +
+                                                          supported_istio_lines() + " (chart values may differ)"});
+            else if (!line->supported)
+                r.warnings.push_back({"charts.istio", "Istio 1." + std::to_string(line->minor) +
+                                                          " is out of upstream support (no more security fixes); "
+                                                          "supported lines: " + supported_istio_lines()});
+            // The addons follow the Istio line unless pinned: what its samples/addons were made from.
+            if (line != nullptr && !line->kiali.empty() && !SpecReader::child(charts, "kiali"))
+                spec.charts.kiali = std::string(line->kiali);
+            if (line != nullptr && !line->prometheus.empty() && !SpecReader::child(charts, "prometheus"))
+                spec.charts.prometheus = std::string(line->prometheus);
+        }
     }
 
     // cluster
@@ -678,12 +691,44 @@ void read_spec(SpecReader& r, const YAML::Node& root, LabSpec& spec, std::vector
 
 }  // namespace
 
+// Istio's supported-releases table (istio.io/latest/docs/releases/supported-releases) as of the 1.30.3
+// release (2026-07-16); the addon charts from each release's samples/addons (helm.sh/chart labels).
+// 1.30.3 is the default and, with 1.27.3, checked against its upstream charts and CRDs in tests.
+constexpr IstioLine kIstioLines[] = {
+    {27, false, 29, 33, "2.12.0", "27.23.0"},
+    {28, false, 30, 34, "", ""},
+    {29, true, 31, 35, "", ""},
+    {30, true, 32, 36, "2.26.0", "28.13.0"},
+};
+
+const IstioLine* istio_line(std::string_view version) {
+    if (version.rfind("1.", 0) != 0) return nullptr;
+    int minor = 0;
+    std::size_t i = 2;
+    if (i >= version.size() || !std::isdigit(static_cast<unsigned char>(version[i]))) return nullptr;
+    while (i < version.size() && std::isdigit(static_cast<unsigned char>(version[i])))
+        minor = minor * 10 + (version[i++] - '0');
+    if (i < version.size() && version[i] != '.') return nullptr;
+    for (const auto& line : kIstioLines) {
+        if (line.minor == minor) return &line;
+    }
+    return nullptr;
+}
+
+std::string supported_istio_lines() {
+    std::string out;
+    for (const auto& line : kIstioLines) {
+        if (line.supported) out += (out.empty() ? "1." : ", 1.") + std::to_string(line.minor);
+    }
+    return out;
+}
+
 tl::expected<ParsedSpec, std::vector<SpecError>> parse_spec(std::string_view yaml_text, std::string_view source_name) {
     SpecReader reader{std::string(source_name)};
     ParsedSpec parsed;
     parsed.spec.source = std::string(source_name);
     // Defaults that the reader only overrides.
-    parsed.spec.charts = {"1.27.3", "0.15.2", "2.13.0", "27.37.0", "9.2.1"};
+    parsed.spec.charts = {"1.30.3", "0.15.2", "2.26.0", "28.13.0", "9.2.1"};
     parsed.spec.metallb.addresses = {"192.168.1.240-192.168.1.250"};
     parsed.spec.addons.prometheus = {true, "prometheus.home.arpa", ""};
     parsed.spec.addons.kiali = {true, "kiali.home.arpa", ""};

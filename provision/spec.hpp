@@ -144,6 +144,21 @@ tl::expected<ParsedSpec, std::vector<SpecError>> load_spec(const std::string& pa
 std::vector<SpecError> check_pool_against_cluster(const LabSpec& spec, const std::vector<std::string>& pod_cidrs,
                                                   const std::vector<std::string>& service_cidrs);
 
+// An Istio minor line meshproof knows: upstream support, the Kubernetes versions it supports, and the
+// addon charts its samples/addons were rendered from (empty = no record for that line).
+struct IstioLine {
+    int minor = 0;           // 1.<minor>
+    bool supported = false;  // still patched upstream (Istio's policy: until 6 weeks after the N+2 release)
+    int k8s_min_minor = 0;   // Kubernetes 1.<min> .. 1.<max>
+    int k8s_max_minor = 0;
+    std::string_view kiali;       // kiali-server chart of samples/addons/kiali.yaml
+    std::string_view prometheus;  // prometheus-community/prometheus chart of samples/addons/prometheus.yaml
+};
+// The line of an Istio chart version ("1.30.3" -> 1.30), or nullptr when meshproof does not know it.
+const IstioLine* istio_line(std::string_view version);
+// "1.29, 1.30": the lines upstream still supports (the version warning names them).
+std::string supported_istio_lines();
+
 // Levenshtein distance, for "did you mean" suggestions.
 std::size_t edit_distance(std::string_view a, std::string_view b);
 // The closest candidate within a typo's reach, or empty.

@@ -17,14 +17,17 @@ name: homelab
 # kubectl/helm context to use; empty = the current context (shown by preflight).
 kubeContext: ""
 
-# Chart versions. Istio is pinned to 1.27.x; the charts come from their helm repos
-# (istio/base, istio/istiod, istio/gateway, metallb/metallb, kiali/kiali-server,
-# prometheus-community/prometheus, grafana/grafana).
+# Chart versions, pinned; the charts come from their helm repos (istio/base,
+# istio/istiod, istio/gateway, metallb/metallb, kiali/kiali-server,
+# prometheus-community/prometheus, grafana/grafana). Istio 1.30 and 1.29 are the
+# supported lines (1.27.3 still works, out of support). Kiali and Prometheus follow
+# the Istio line (the charts its samples/addons use: 2.26.0 and 28.13.0 for 1.30)
+# unless you pin them here.
 charts:
-  istio: 1.27.3
+  istio: 1.30.3
   metallb: 0.15.2
-  kiali: 2.13.0
-  prometheus: 27.37.0
+  # kiali: 2.26.0
+  # prometheus: 28.13.0
   grafana: 9.2.1
 
 # Optional: the cluster's pod and service ranges, so a pool overlapping them is

@@ -171,7 +171,7 @@ TEST_CASE("homelab.yaml on the fake cluster") {
         CHECK(r.code == kPlayOk);
         CHECK(contains(r.out, "[1/2] up: meshproof up with the built-in lab spec"));
         CHECK(contains(r.out, "would run: meshproof up --yes --state-dir " + fc.state));
-        CHECK(contains(r.out, "$ helm upgrade --install istiod istio/istiod --namespace istio-system --version 1.27.3"));
+        CHECK(contains(r.out, "$ helm upgrade --install istiod istio/istiod --namespace istio-system --version 1.30.3"));
         CHECK(contains(r.out, "would run: meshproof status --state-dir " + fc.state));
         CHECK(contains(r.out, "dry run of 2 steps and 0 asserts; nothing was run"));
         CHECK(fc.calls().empty());

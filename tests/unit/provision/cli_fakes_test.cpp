@@ -63,8 +63,8 @@ TEST_CASE("up end to end on the fakes, then status") {
     // The cluster looks like the plan says.
     const YAML::Node st = fc.fake_state();
     CHECK(st["releases"].size() == 6);
-    CHECK(st["releases"]["istio-system/istiod"]["chart"].Scalar() == "istiod-1.27.3");
-    CHECK(st["releases"]["istio-ingress/istio-ingress"]["chart"].Scalar() == "gateway-1.27.3");
+    CHECK(st["releases"]["istio-system/istiod"]["chart"].Scalar() == "istiod-1.30.3");
+    CHECK(st["releases"]["istio-ingress/istio-ingress"]["chart"].Scalar() == "gateway-1.30.3");
     CHECK(st["objects"]["PeerAuthentication/istio-system/default"]["spec"]["mtls"]["mode"].Scalar() == "STRICT");
     CHECK(st["objects"]["Service/istio-ingress/istio-ingress"]["status"]["loadBalancer"]["ingress"][0]["ip"].Scalar() ==
           "192.168.1.240");
@@ -85,14 +85,14 @@ TEST_CASE("up end to end on the fakes, then status") {
     REQUIRE(::stat((fc.state + "/meshproof.log").c_str(), &sb) == 0);
     CHECK((sb.st_mode & 0777) == 0600);
     const std::string log = read_file(fc.state + "/meshproof.log");
-    CHECK(log.find("$ helm upgrade --install istiod istio/istiod --namespace istio-system --version 1.27.3") != std::string::npos);
+    CHECK(log.find("$ helm upgrade --install istiod istio/istiod --namespace istio-system --version 1.30.3") != std::string::npos);
     CHECK(log.find("step=istiod") != std::string::npos);
     CHECK(log.find("Release \"istiod\" does not exist. Installing it now.") != std::string::npos);
 
     const Result s = fc.run({"status"});
     INFO(s.out << s.err);
     CHECK(s.code == 0);
-    CHECK(s.out.find("istiod         deployed  istiod-1.27.3         istiod 1/1") != std::string::npos);
+    CHECK(s.out.find("istiod         deployed  istiod-1.30.3         istiod 1/1") != std::string::npos);
     CHECK(s.out.find("gateway: 192.168.1.240 (answers on 15021)") != std::string::npos);
     CHECK(s.out.find("mTLS: STRICT") != std::string::npos);
     CHECK(s.out.find("prometheus: http://prometheus.home.arpa/") != std::string::npos);
@@ -345,7 +345,7 @@ TEST_CASE("transient failures are retried, real errors are not") {
         for (const auto& c : fc.calls()) installs += c.step == "istiod" ? 1 : 0;
         CHECK(installs == 1);
         CHECK(r.err.find("step istiod (Istio control plane) failed:\ncommand: helm upgrade --install istiod istio/istiod "
-                         "--namespace istio-system --version 1.27.3 --wait --timeout 300s\nexit status 1\n") !=
+                         "--namespace istio-system --version 1.30.3 --wait --timeout 300s\nexit status 1\n") !=
               std::string::npos);
         CHECK(r.err.find("  Error: INSTALLATION FAILED: execution error at (istiod/templates/deployment.yaml:3:4): bad value") !=
               std::string::npos);
@@ -466,7 +466,7 @@ TEST_CASE("preflight") {
         INFO(a.out << a.err);
         CHECK(a.code == 0);
         CHECK(a.out.find("preflight: adopting the existing release istio-base in istio-system") != std::string::npos);
-        CHECK(fc.fake_state()["releases"]["istio-system/istio-base"]["chart"].Scalar() == "base-1.27.3");
+        CHECK(fc.fake_state()["releases"]["istio-system/istio-base"]["chart"].Scalar() == "base-1.30.3");
     }
 }
 
@@ -518,15 +518,15 @@ TEST_CASE("plan: JSON is the golden plan, text shows layers and with a cluster w
     ::unsetenv("FAKE_NO_CLUSTER");
 
     const Result fresh = fc.run({"plan"});
-    CHECK(fresh.out.find("  istiod: install istiod-1.27.3") != std::string::npos);
+    CHECK(fresh.out.find("  istiod: install istiod-1.30.3") != std::string::npos);
     CHECK(fresh.out.find("  metallb-pool: unknown (error: resource mapping not found") != std::string::npos);
     REQUIRE(fc.run({"up", "--yes"}).code == 0);
     const std::string lab = fc.root + "/lab.yaml";
-    std::ofstream(lab) << "charts:\n  kiali: 2.14.0\nistio:\n  mtls: PERMISSIVE\n";
+    std::ofstream(lab) << "charts:\n  kiali: 2.27.0\nistio:\n  mtls: PERMISSIVE\n";
     fc.clear_calls();
     const Result changed = fc.run({"plan", "-f", lab});
-    CHECK(changed.out.find("  kiali: upgrade kiali-server-2.13.0 -> kiali-server-2.14.0") != std::string::npos);
-    CHECK(changed.out.find("  istiod: same chart istiod-1.27.3") != std::string::npos);
+    CHECK(changed.out.find("  kiali: upgrade kiali-server-2.26.0 -> kiali-server-2.27.0") != std::string::npos);
+    CHECK(changed.out.find("  istiod: same chart istiod-1.30.3") != std::string::npos);
     CHECK(changed.out.find("  peer-authentication: would change") != std::string::npos);
     CHECK(changed.out.find("  routes: no change") != std::string::npos);
     CHECK(mutating_steps(fc.calls()).empty());
@@ -542,7 +542,7 @@ TEST_CASE("plan --output helmfile DIR") {
     REQUIRE(r.code == 0);
     const std::string hf = read_file(dir + "/helmfile.yaml");
     CHECK(hf.find("repositories:\n  - name: metallb\n    url: https://metallb.github.io/metallb\n") != std::string::npos);
-    CHECK(hf.find("  - name: istiod\n    namespace: istio-system\n    chart: istio/istiod\n    version: \"1.27.3\"\n") !=
+    CHECK(hf.find("  - name: istiod\n    namespace: istio-system\n    chart: istio/istiod\n    version: \"1.30.3\"\n") !=
           std::string::npos);
     CHECK(hf.find("    needs:\n      - istio-system/istio-base\n") != std::string::npos);
     CHECK(hf.find("  - name: meshproof-metallb-pool\n    namespace: metallb-system\n    chart: ./manifests/metallb-pool\n") !=

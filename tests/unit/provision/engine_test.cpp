@@ -78,7 +78,7 @@ TEST_CASE("plan against a cluster: install, upgrade, diff") {
                      ok(R"({"clientVersion":{"gitVersion":"v1.31.2"},"serverVersion":{"gitVersion":"v1.30.4"}})"));
     runner.on_prefix({"helm", "list"},
                      ok(R"([{"name":"istiod","namespace":"istio-system","status":"deployed","chart":"istiod-1.26.2","app_version":"1.26.2"},
-                            {"name":"istio-base","namespace":"istio-system","status":"deployed","chart":"base-1.27.3","app_version":"1.27.3"}])"));
+                            {"name":"istio-base","namespace":"istio-system","status":"deployed","chart":"base-1.30.3","app_version":"1.30.3"}])"));
     runner.on([](const Command& c) { return c.argv.size() > 1 && c.argv[1] == "diff"; },
               [](const Command& c) {
                   // PeerAuthentication differs, the pool is the same, everything else cannot be compared.
@@ -91,9 +91,9 @@ TEST_CASE("plan against a cluster: install, upgrade, diff") {
     INFO(r.out << r.err);
     CHECK(r.code == 0);
     CHECK(r.out.find("Against the cluster (Kubernetes v1.30.4):") != std::string::npos);
-    CHECK(r.out.find("  istiod: upgrade istiod-1.26.2 -> istiod-1.27.3\n") != std::string::npos);
-    CHECK(r.out.find("  istio-base: same chart base-1.27.3 (deployed; values re-applied)\n") != std::string::npos);
-    CHECK(r.out.find("  kiali: install kiali-server-2.13.0\n") != std::string::npos);
+    CHECK(r.out.find("  istiod: upgrade istiod-1.26.2 -> istiod-1.30.3\n") != std::string::npos);
+    CHECK(r.out.find("  istio-base: same chart base-1.30.3 (deployed; values re-applied)\n") != std::string::npos);
+    CHECK(r.out.find("  kiali: install kiali-server-2.26.0\n") != std::string::npos);
     CHECK(r.out.find("  peer-authentication: would change\n") != std::string::npos);
     CHECK(r.out.find("  metallb-pool: no change\n") != std::string::npos);
     CHECK(r.out.find("  routes: unknown (error: something)\n") != std::string::npos);
@@ -117,7 +117,7 @@ TEST_CASE("status reads health from the cluster's JSON") {
     RecordingRunner runner;
     runner.on_prefix({"kubectl", "config", "current-context"}, ok("kind-lab\n"));
     runner.on_prefix({"helm", "list"},
-                     ok(R"([{"name":"istiod","namespace":"istio-system","status":"deployed","chart":"istiod-1.27.3"},
+                     ok(R"([{"name":"istiod","namespace":"istio-system","status":"deployed","chart":"istiod-1.30.3"},
                             {"name":"metallb","namespace":"metallb-system","status":"failed","chart":"metallb-0.15.2"}])"));
     runner.on_prefix({"kubectl", "get", "deployments,daemonsets"}, ok(R"({"items":[
         {"kind":"Deployment","metadata":{"name":"istiod","namespace":"istio-system",
@@ -141,7 +141,7 @@ TEST_CASE("status reads health from the cluster's JSON") {
     INFO(r.out << r.err);
     CHECK(r.code == 1);  // istiod 1/2 ready, metallb failed, releases missing
     CHECK(r.out.find("lab homelab, context kind-lab\n") == 0);
-    CHECK(r.out.find("istiod         deployed  istiod-1.27.3         istiod 1/2") != std::string::npos);
+    CHECK(r.out.find("istiod         deployed  istiod-1.30.3         istiod 1/2") != std::string::npos);
     CHECK(r.out.find("metallb        failed    metallb-0.15.2        metallb-speaker 3/3") != std::string::npos);
     CHECK(r.out.find("kiali          not installed") != std::string::npos);
     CHECK(r.out.find("gateway: 192.168.1.241 (answers on 15021)") != std::string::npos);
@@ -160,7 +160,7 @@ TEST_CASE("preflight output names each tool, the context and the nodes") {
     runner.on_prefix({"kubectl", "version", "--client"}, ok(R"({"clientVersion":{"gitVersion":"v1.31.2"}})"));
     runner.on_prefix({"kubectl", "config", "current-context"}, ok("kind-lab\n"));
     runner.on_prefix({"kubectl", "version", "-o", "json"},
-                     ok(R"({"clientVersion":{"gitVersion":"v1.31.2"},"serverVersion":{"gitVersion":"v1.34.0"}})"));
+                     ok(R"({"clientVersion":{"gitVersion":"v1.31.2"},"serverVersion":{"gitVersion":"v1.31.0"}})"));
     runner.on_prefix({"kubectl", "get", "nodes"}, ok(R"({"items":[
         {"metadata":{"name":"n1"},"status":{"conditions":[{"type":"Ready","status":"True"}]}},
         {"metadata":{"name":"n2"},"status":{"conditions":[{"type":"Ready","status":"False"}]}}]})"));
@@ -172,9 +172,9 @@ TEST_CASE("preflight output names each tool, the context and the nodes") {
     INFO(r.out << r.err);
     CHECK(r.code == 2);
     CHECK(r.out.find("preflight: helm 3.15.4\npreflight: kubectl 1.31.2\npreflight: context kind-lab\n"
-                     "preflight: cluster reachable, Kubernetes v1.34.0\npreflight: 1/2 nodes Ready\n") != std::string::npos);
+                     "preflight: cluster reachable, Kubernetes v1.31.0\npreflight: 1/2 nodes Ready\n") != std::string::npos);
     CHECK(r.err.find("warning: node n2 is not Ready") != std::string::npos);
-    CHECK(r.err.find("warning: Istio 1.27 supports Kubernetes 1.29 to 1.33; this cluster runs v1.34.0") != std::string::npos);
+    CHECK(r.err.find("warning: Istio 1.30 supports Kubernetes 1.32 to 1.36; this cluster runs v1.31.0") != std::string::npos);
     CHECK(r.err.find("refusing without --yes") != std::string::npos);
     std::error_code ec;
     std::filesystem::remove_all("/tmp/meshproof-engine-test-state", ec);  // up made it for its log

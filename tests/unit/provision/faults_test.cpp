@@ -51,7 +51,7 @@ TEST_CASE("helm SIGKILLed mid-install: pending-install is found, uninstalled, in
     INFO(r.out << r.err);
     REQUIRE(r.code == 1);
     CHECK(has(r.out, "] istiod ... FAILED"));
-    CHECK(has(r.err, "command: helm upgrade --install istiod istio/istiod --namespace istio-system --version 1.27.3 "
+    CHECK(has(r.err, "command: helm upgrade --install istiod istio/istiod --namespace istio-system --version 1.30.3 "
                      "--wait --timeout 300s\nkilled by signal 9 (SIGKILL) before it finished\n"));
     CHECK(has(r.err, "stderr (last lines):\n  creating 3 resource(s)\n  beginning wait for 3 resources"));
     CHECK(has(r.err, "the release may be left pending-install or pending-upgrade"));
@@ -350,7 +350,7 @@ TEST_CASE("status --json: per step and per release, machine-readable") {
             if (rel["name"].Scalar() != "istiod") continue;
             istiod = true;
             CHECK(rel["namespace"].Scalar() == "istio-system");
-            CHECK(rel["chart"].Scalar() == "istiod-1.27.3");
+            CHECK(rel["chart"].Scalar() == "istiod-1.30.3");
             REQUIRE(rel["workloads"].size() == 1);
             CHECK(rel["workloads"][0]["name"].Scalar() == "istiod");
             CHECK(rel["workloads"][0]["ready"].as<int>() == 1);

@@ -38,8 +38,11 @@ TEST_CASE("the built-in default parses and has the documented values") {
     const LabSpec& s = r->spec;
     CHECK(s.name == "homelab");
     CHECK(s.kube_context.empty());
-    CHECK(s.charts.istio == "1.27.3");
+    CHECK(s.charts.istio == "1.30.3");
     CHECK(s.charts.metallb == "0.15.2");
+    CHECK(s.charts.kiali == "2.26.0");       // istio-1.30.3/samples/addons/kiali.yaml
+    CHECK(s.charts.prometheus == "28.13.0");  // istio-1.30.3/samples/addons/prometheus.yaml
+    CHECK(r->warnings.empty());
     REQUIRE(s.metallb.addresses.size() == 1);
     CHECK(s.metallb.addresses[0] == "192.168.1.240-192.168.1.250");
     CHECK(s.metallb.l2_advertisement);
@@ -301,5 +304,53 @@ TEST_CASE("IP ranges and CIDRs") {
         CHECK_FALSE(parse_ip_range("a-b"));
         CHECK_FALSE(parse_ip_range(""));
         CHECK_FALSE(parse_cidr("10.0.0.0"));
+    }
+}
+
+TEST_CASE("Istio lines: the version warning names the supported lines; the addons follow the line") {
+    auto warning_of = [](const std::string& yaml) {
+        auto r = parse_spec(yaml, "lab.yaml");
+        REQUIRE(r);
+        std::string all;
+        for (const auto& w : r->warnings) {
+            if (w.field == "charts.istio") all += w.message;
+        }
+        return all;
+    };
+    SUBCASE("the supported lines are quiet") {
+        CHECK(warning_of("charts: {istio: 1.30.3}\n").empty());
+        CHECK(warning_of("charts: {istio: 1.29.1}\n").empty());
+    }
+    SUBCASE("an out-of-support line says so and names the supported ones") {
+        CHECK(warning_of("charts: {istio: 1.27.3}\n") ==
+              "Istio 1.27 is out of upstream support (no more security fixes); supported lines: 1.29, 1.30");
+        CHECK(warning_of("charts: {istio: 1.28.0}\n").find("supported lines: 1.29, 1.30") != std::string::npos);
+    }
+    SUBCASE("an unknown line names the supported ones") {
+        CHECK(warning_of("charts: {istio: 1.31.0}\n") ==
+              "Istio 1.31.0 is not a line meshproof knows; supported lines: 1.29, 1.30 (chart values may differ)");
+        CHECK(warning_of("charts: {istio: 2.0.0}\n").find("not a line meshproof knows") != std::string::npos);
+    }
+    SUBCASE("Kiali and Prometheus follow the Istio line's samples/addons unless pinned") {
+        auto r = parse_spec("charts: {istio: 1.27.3}\n", "lab.yaml");
+        REQUIRE(r);
+        CHECK(r->spec.charts.kiali == "2.12.0");       // istio-1.27.3/samples/addons/kiali.yaml
+        CHECK(r->spec.charts.prometheus == "27.23.0");  // istio-1.27.3/samples/addons/prometheus.yaml
+        r = parse_spec("charts: {istio: 1.27.3, kiali: 2.13.0}\n", "lab.yaml");
+        REQUIRE(r);
+        CHECK(r->spec.charts.kiali == "2.13.0");
+        CHECK(r->spec.charts.prometheus == "27.23.0");
+        r = parse_spec("charts: {istio: 1.29.1}\n", "lab.yaml");  // no samples record: the default pins
+        REQUIRE(r);
+        CHECK(r->spec.charts.kiali == "2.26.0");
+    }
+    SUBCASE("the table") {
+        REQUIRE(istio_line("1.30.3") != nullptr);
+        CHECK(istio_line("1.30.3")->k8s_min_minor == 32);
+        CHECK(istio_line("1.30.3")->k8s_max_minor == 36);
+        CHECK(istio_line("1.3.0") == nullptr);
+        CHECK(istio_line("1.300.0") == nullptr);
+        CHECK(istio_line("1.30x") == nullptr);
+        CHECK(supported_istio_lines() == "1.29, 1.30");
     }
 }
