@@ -4,9 +4,12 @@
 #   scripts/setup.sh --deps     only install dependencies
 #   scripts/setup.sh --deps --clang   also clang-14 + its ASan/UBSan/libFuzzer runtimes (scripts/sanitize.sh,
 #                                     scripts/fuzz.sh ask for these; the normal build needs only g++)
-# Needs root for apt-get (run with sudo, or as root).
+# Run it as yourself or as root: only apt-get (and stopping the services Debian starts) runs as root,
+# through sudo when you are not root (it says so first); the build runs as you.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/as_root.sh
+source scripts/lib/as_root.sh
 
 deps_only=0 clang=0
 for arg in "$@"; do
@@ -37,21 +40,20 @@ for p in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
-  if [[ $(id -u) -ne 0 ]]; then
-    echo "setup: need root to install: ${missing[*]} (run: sudo $0)" >&2
-    exit 1
-  fi
   echo "setup: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  # tshark asks whether non-root users may capture; answer no without a prompt.
-  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
-  # Debian starts these services on install; our tests start their own instances on other ports.
-  for svc in nginx redis-server prometheus prometheus-pushgateway; do
-    if command -v systemctl >/dev/null 2>&1; then systemctl stop "$svc" 2>/dev/null || true; fi
-    service "$svc" stop >/dev/null 2>&1 || true
-  done
+  install_packages() {
+    export DEBIAN_FRONTEND=noninteractive
+    # tshark asks whether non-root users may capture; answer no without a prompt.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "$@"
+    # Debian starts these services on install; our tests start their own instances on other ports.
+    for svc in nginx redis-server prometheus prometheus-pushgateway; do
+      if command -v systemctl >/dev/null 2>&1; then systemctl stop "$svc" 2>/dev/null || true; fi
+      service "$svc" stop >/dev/null 2>&1 || true
+    done
+  }
+  as_root "apt-get installs Debian packages" install_packages "${missing[@]}"
 fi
 ((deps_only)) && exit 0
 
