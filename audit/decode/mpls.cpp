@@ -40,18 +40,20 @@ void decode_mpls(ByteReader r, DecodedPacket& out, DecodeContext& ctx) {
         out.status = DecodeStatus::Truncated;
         return;
     }
-    switch (*first >> 4) {
-        case 4: decode_ipv4(r, out, ctx); return;
-        case 6: decode_ipv6(r, out, ctx); return;
-        case 0:
-            if (!r.skip(4)) {  // the control word: 0000 flags(4) frag(2) length(6) sequence(16)
-                out.status = DecodeStatus::Truncated;
-                return;
-            }
-            decode_ethernet(r, out, ctx);
-            return;
-        default: out.status = DecodeStatus::NotIp; return;  // 1: a pseudowire's associated channel (OAM)
+    const int nibble = *first >> 4;
+    if (nibble == 4 || nibble == 6) {
+        decode_ip_by_version(r, out, ctx);
+        return;
     }
+    if (nibble != 0) {  // 1: a pseudowire's associated channel (OAM)
+        out.status = DecodeStatus::NotIp;
+        return;
+    }
+    if (!r.skip(4)) {  // the control word: 0000 flags(4) frag(2) length(6) sequence(16)
+        out.status = DecodeStatus::Truncated;
+        return;
+    }
+    decode_ethernet(r, out, ctx);
 }
 
 }  // namespace meshproof::audit::detail
