@@ -1,30 +1,46 @@
-// `meshproof audit read FILE...`: offline audits of capture files.
-#include <unistd.h>
+// `meshproof audit read|capture|serve`: flags into an audit session (cli/audit_flags.cpp), the
+// session runs, its outcome is the exit status.
+#include <signal.h>
 
-#include <algorithm>
 #include <atomic>
-#include <csignal>
-#include <cstdlib>
-#include <filesystem>
 #include <iostream>
-#include <memory>
-#include <set>
 
-#include "audit/engine/engine.hpp"
-#include "audit/metrics/audit_metrics.hpp"
-#include "audit/report/report.hpp"
-#include "cli/arg_parser.hpp"
+#include "audit/session/session.hpp"
+#include "cli/audit_flags.hpp"
 #include "cli/commands.hpp"
 #include "cli/compliance_commands.hpp"
-#include "cli/live_commands.hpp"
-#include "cli/report_flags.hpp"
 
 namespace meshproof::cli {
 
 namespace {
 
 std::atomic<bool> g_stop{false};
-extern "C" void on_signal(int) { g_stop.store(true); }
+extern "C" void on_stop_signal(int) { g_stop.store(true); }
+
+// SIGINT/SIGTERM set g_stop for the lifetime of this object. Live captures install them without
+// SA_RESTART, so a pending poll() returns at once instead of waiting out its timeout; file reads with
+// it (writes to stdout are not cut short).
+class StopSignals {
+public:
+    explicit StopSignals(bool restart) {
+        g_stop.store(false);
+        struct sigaction sa {};
+        sa.sa_handler = on_stop_signal;
+        sa.sa_flags = restart ? SA_RESTART : 0;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, &old_int_);
+        sigaction(SIGTERM, &sa, &old_term_);
+    }
+    ~StopSignals() {
+        sigaction(SIGINT, &old_int_, nullptr);
+        sigaction(SIGTERM, &old_term_, nullptr);
+    }
+    StopSignals(const StopSignals&) = delete;
+    StopSignals& operator=(const StopSignals&) = delete;
+
+private:
+    struct sigaction old_int_ {}, old_term_ {};
+};
 
 const char* kAuditUsage = R"(usage: meshproof audit read [options] FILE|DIR...
 
@@ -45,139 +61,109 @@ exit status: 0 ok, 1 an input could not be read at all, 2 usage error, 3 --fail-
              5 --policy found a violation
 )";
 
-std::vector<std::string> expand_inputs(const std::vector<std::string>& args) {
-    std::vector<std::string> out;
-    for (const auto& a : args) {
-        std::error_code ec;
-        if (std::filesystem::is_directory(a, ec)) {
-            std::vector<std::string> files;
-            for (const auto& e : std::filesystem::directory_iterator(a, ec)) {
-                const auto ext = e.path().extension().string();
-                if (e.is_regular_file() && (ext == ".pcap" || ext == ".pcapng" || ext == ".cap"))
-                    files.push_back(e.path().string());
-            }
-            std::sort(files.begin(), files.end());
-            out.insert(out.end(), files.begin(), files.end());
-        } else {
-            out.push_back(a);
-        }
-    }
-    return out;
+const char* kMetricsFlags = R"(metrics:
+  --push URL             push the run's metrics to a Prometheus Pushgateway (http://HOST:PORT[/PATH])
+  --push-job NAME        Pushgateway job (default meshproof)
+  --push-instance NAME   Pushgateway instance (default: this host's name)
+  --metrics-file PATH    write the text exposition atomically (node_exporter textfile collector)
+)";
+
+const char* kCaptureUsage = R"(usage: meshproof audit capture -i IFACE [options]
+
+Captures live traffic and classifies every TCP flow, like `audit read` (same reports and exit codes).
+Ends after --duration or --packets, or on Ctrl-C/SIGTERM (the report is written and says interrupted).
+When started as root, privileges are dropped to --user right after the capture is opened.
+
+options:
+  -i, --interface IFACE  interface to capture on (e.g. eth0, br0, cni0, any)
+  -f, --filter BPF       capture filter (tcpdump syntax), e.g. 'tcp and net 10.244.0.0/16'
+  --duration D           stop after D (30s, 5m, 1h, 500ms; a bare number is seconds)
+  --packets N            stop after N packets
+  --label NAME           name of this capture in reports (default: the interface)
+  --write FILE           evidence pcap: each flow's packets up to its verdict (capped), for Wireshark
+  --user USER            user to run as after opening the capture (default nobody; root keeps root)
+  --json                 JSON lines: one object per flow, then one summary object
+  --show-secrets         print secrets seen in plaintext (default: redacted)
+  --fail-on V[,V...]     exit 3 when any flow has one of these verdicts
+  --color WHEN           auto (default), always, never
+  -v, --verbose          every evidence line; privilege drop and capture details on stderr
+  --stream-bytes N       bytes kept per direction for classification (default 16384)
+  --max-flows N          flow table bound (default 262144)
+  --idle-timeout S       report a flow after S seconds without packets (default 300)
+  --snaplen N            bytes captured per packet (default 262144)
+  --buffer-size MIB      kernel capture buffer in MiB (default 64)
+)";
+
+const char* kCaptureBundleNote = R"(  With --bundle, the evidence pcap (--write FILE, or a temporary one next to the bundle that is
+  removed afterwards) is in the bundle as captures/NAME.
+)";
+
+const char* kCaptureExit = R"(exit status: 0 ok, 1 the capture could not start (or the bundle could not be written),
+             2 usage error, 3 --fail-on matched,
+             4 the capture failed part-way (the interface went away; flows before are reported),
+             5 --policy found a violation
+)";
+
+const char* kServeUsage = R"(usage: meshproof audit serve -i IFACE [options]
+
+Audits live traffic continuously and exposes the findings as Prometheus metrics on /metrics.
+Each flow is counted once, when it ends (idle for --idle-timeout seconds, or evicted).
+
+options:
+  -i, --interface IFACE  interface to capture on
+  --listen ADDR:PORT     where to serve /metrics (default 127.0.0.1:9464; 0.0.0.0:9464 for all)
+  -f, --filter BPF       capture filter (tcpdump syntax)
+  --idle-timeout S       seconds without packets before a flow is counted (default 60)
+  --duration D           stop after D (default: run until SIGINT/SIGTERM)
+  --user USER            user to run as after opening the capture (default nobody)
+  --stream-bytes N       bytes kept per direction for classification (default 16384)
+  --max-flows N          flow table bound (default 262144)
+  --snaplen N            bytes captured per packet (default 262144)
+  --buffer-size MIB      kernel capture buffer in MiB (default 64)
+  -v, --verbose          privilege drop and capture details on stderr
+exit status: 0 stopped, 1 could not start, 2 usage error, 4 the capture failed part-way
+             (policy findings are metrics here, not an exit status)
+)";
+
+int run_session(audit::SessionConfig cfg) {
+    const bool live = cfg.live.has_value();
+    audit::Session session(std::move(cfg), std::cout, std::cerr);
+    StopSignals signals(!live);
+    return exit_status(session.run(&g_stop));
 }
 
 int audit_read(const std::vector<std::string>& args) {
-    ArgParser p(args);
-    bool json = false, show_secrets = false, verbose = false;
-    std::string fail_on, color = "auto";
-    std::size_t stream_bytes = 16 * 1024, max_flows = 262144;
-    std::vector<std::string> files;
-    audit::MetricsOutputs metrics;
-    ComplianceOptions compliance;
-    while (p.more()) {
-        if (p.flag("--json")) json = true;
-        else if (p.flag("--show-secrets")) show_secrets = true;
-        else if (p.flag("-v") || p.flag("--verbose")) verbose = true;
-        else if (p.option("--fail-on", fail_on)) {}
-        else if (p.option("--color", color)) {}
-        else if (p.size_option("--stream-bytes", stream_bytes)) {}
-        else if (p.size_option("--max-flows", max_flows)) {}
-        else if (parse_metrics_flag(p, metrics)) {}
-        else if (parse_compliance_flag(p, compliance)) {}
-        else if (p.flag("-h") || p.flag("--help")) {
-            std::cout << kAuditUsage << metrics_flags_usage() << compliance_flags_usage();
-            return kExitOk;
-        } else files.push_back(p.positional());
+    auto inv = read_flags(args);
+    if (inv.help) {
+        std::cout << kAuditUsage << kMetricsFlags << compliance_flags_usage();
+        return kExitOk;
     }
-    if (files.empty()) throw UsageError("audit read: no capture file given\n" + std::string(kAuditUsage));
-    const auto fail_set = parse_fail_on(fail_on);
-    audit::ReportOptions ropt{show_secrets, !json && want_color(color), verbose};
+    return run_session(std::move(inv.config));
+}
 
-    audit::EngineConfig cfg;
-    cfg.stream.max_bytes = stream_bytes;
-    cfg.max_flows = max_flows;
-    // Snapshot, policy and signing key are loaded before the captures are read: errors come first.
-    std::unique_ptr<ComplianceRun> compliance_run;
-    if (compliance.any()) compliance_run = std::make_unique<ComplianceRun>(compliance, std::cerr);
-    // --json streams: each flow's line is written when the flow finishes (completion order, like
-    // Zeek's conn.log; with a snapshot enriched, with a policy checked as it goes, findings after the
-    // summary) and nothing is kept, so memory is bounded by the flow table whatever the capture's
-    // flow count. The table (for people) and --bundle (its verdicts.jsonl) keep every record and
-    // print them sorted by first packet.
-    const bool streaming = json && !(compliance_run && compliance_run->writes_bundle());
-    cfg.keep_records = !streaming;
-    audit::Engine engine(cfg);
-    bool fail_matched = false;
-    std::shared_ptr<prometheus::Registry> registry;
-    std::unique_ptr<audit::AuditMetrics> stream_metrics;
-    if (streaming) {
-        if (metrics.any()) {
-            registry = std::make_shared<prometheus::Registry>();
-            stream_metrics = compliance_run ? std::make_unique<audit::AuditMetrics>(
-                                                  registry, audit::AuditMetricsOptions{compliance_run->enriches(),
-                                                                                       compliance_run->checks_policy()})
-                                            : std::make_unique<audit::AuditMetrics>(registry);
-        }
-        if (compliance_run) compliance_run->attach_metrics(stream_metrics.get());  // it feeds them, namespaces included
-        engine.set_sink([&](const audit::FlowRecord& f) {
-            if (compliance_run) {
-                std::cout << compliance_run->flow_json(f, ropt) << '\n';
-                compliance_run->observe(f);
-            } else {
-                std::cout << audit::flow_to_json(f, ropt) << '\n';
-                if (stream_metrics) stream_metrics->on_flow(f);
-            }
-            if (fail_set.count(f.verdict)) fail_matched = true;
-        });
+int audit_capture(const std::vector<std::string>& args) {
+    auto inv = capture_flags(args);
+    if (inv.help) {
+        std::cout << kCaptureUsage << kMetricsFlags << compliance_flags_usage() << kCaptureBundleNote << kCaptureExit;
+        return kExitOk;
     }
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
-    const auto inputs = expand_inputs(files);
-    audit::read_capture_files(inputs, engine, &g_stop);
-    engine.finish();
+    return run_session(std::move(inv.config));
+}
 
-    const auto& s = engine.summary();
-    if (streaming) std::cout << audit::summary_to_json(s) << '\n';
-    else if (json && compliance_run) compliance_run->write_json_lines(std::cout, engine.records(), s, ropt);
-    else if (json) audit::write_json_lines(std::cout, engine.records(), s, ropt);
-    else audit::write_table(std::cout, engine.records(), s, ropt);
-    std::cout.flush();
-    int metrics_rc = kExitOk;
-    if (compliance_run) compliance_run->attach_metrics(nullptr);
-    if (stream_metrics) {
-        stream_metrics->update_from_summary(s);
-        std::string err;
-        if (!audit::export_registry(registry, metrics, err)) {
-            std::cerr << "meshproof: " << err << "\n";
-            metrics_rc = kExitFailure;
-        }
-    } else {
-        metrics_rc = export_run_metrics(engine, metrics);  // nothing to do when streaming without outputs
+int audit_serve(const std::vector<std::string>& args) {
+    auto inv = serve_flags(args);
+    if (inv.help) {
+        std::cout << kServeUsage << serve_compliance_flags_usage();
+        return kExitOk;
     }
-    std::vector<std::string> command_line = {"meshproof", "audit", "read"};
-    command_line.insert(command_line.end(), args.begin(), args.end());
-    const int compliance_rc = compliance_run ? compliance_run->finish(engine.records(), s, ropt, json, inputs,
-                                                                      command_line, std::cout, std::cerr)
-                                             : kExitOk;
-
-    bool unreadable = false, damaged = false;
-    for (const auto& in : s.inputs) {
-        if (!in.error) continue;
-        std::cerr << "meshproof: " << *in.error << "\n";
-        if (in.error_kind == "truncated" || in.error_kind == "corrupt") damaged = true;
-        else unreadable = true;
-    }
-    for (const auto& f : engine.records()) {
-        if (fail_set.count(f.verdict)) fail_matched = true;
-    }
-    if (fail_matched) return kExitFailOn;
-    if (metrics_rc != kExitOk) return metrics_rc;
-    if (unreadable || compliance_rc == kExitFailure) return kExitFailure;
-    if (compliance_rc == kExitPolicyViolations) return kExitPolicyViolations;
-    if (damaged) return kExitDamagedInput;
-    return kExitOk;
+    return run_session(std::move(inv.config));
 }
 
 }  // namespace
+
+const char* read_usage() { return kAuditUsage; }
+const char* capture_usage() { return kCaptureUsage; }
+const char* serve_usage() { return kServeUsage; }
 
 int audit_main(const std::vector<std::string>& args) {
     if (args.empty() || args[0] == "-h" || args[0] == "--help") {

@@ -2,9 +2,10 @@
 // flags and wires inputs to outputs. Configuration errors are exceptions caught in run().
 #pragma once
 
-#include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "common/usage_error.hpp"
 
 namespace meshproof::cli {
 
@@ -13,9 +14,7 @@ namespace meshproof::cli {
 // 5 --policy found a violation (kExitPolicyViolations, cli/compliance_commands.hpp).
 inline constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitFailOn = 3, kExitDamagedInput = 4;
 
-struct UsageError : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
+using meshproof::UsageError;
 
 int run(int argc, char** argv);
 int run(const std::vector<std::string>& args);

@@ -7,10 +7,10 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <iostream>
 #include <mutex>
 
-#include "audit/capture/live_source.hpp"
-#include "audit/engine/engine.hpp"
+#include "audit/session/session.hpp"
 
 namespace meshproof::demo {
 
@@ -40,37 +40,19 @@ void capture_loop(const std::shared_ptr<BridgeCapture::State>& st, const std::st
     close(fd);
     if (rc != 0) return signal_ready("cannot enter network namespace " + netns + ": " + std::strerror(setns_errno));
 
-    audit::LiveOptions opt;
-    opt.interface = iface;
-    opt.drop_to_user = std::nullopt;
-    audit::SourceError err;
-    auto src = audit::LiveSource::open(opt, err);
-    if (!src) return signal_ready(err.message);
-    src->set_stop_flag(&st->stop);
-
-    audit::Engine engine;
-    engine.begin_input(iface, src->describe());
+    audit::SessionConfig cfg;
+    audit::LiveOptions live;
+    live.interface = iface;
+    live.drop_to_user = std::nullopt;
+    cfg.live = std::move(live);
+    audit::Session session(std::move(cfg), std::cout, std::cerr);
+    if (!session.open()) return signal_ready(session.start_error());
     signal_ready("");
-    audit::RawPacket pkt;
-    std::uint64_t n = 0;
-    for (;;) {
-        const auto status = src->next(pkt);
-        if (status == audit::SourceStatus::Packet) {
-            engine.on_packet(pkt);
-            ++n;
-        } else if (status != audit::SourceStatus::Timeout) {
-            break;  // Interrupted (our stop), End, or Error
-        }
-    }
-    const auto stats = src->stats();
-    engine.end_input(n, src->error());
-    engine.summary().kernel_dropped = stats.kernel_dropped;
-    engine.summary().interface_dropped = stats.interface_dropped;
-    engine.finish();
+    session.run(&st->stop);  // until stop(): Interrupted, after the kernel's packets are drained
     CaptureResult& out = st->result;
-    out.records = engine.records();
-    out.summary = engine.summary();
-    if (src->error()) out.error = src->error()->message;
+    out.records = session.take_records();
+    out.summary = session.summary();
+    if (session.source_error()) out.error = *session.source_error();
 }
 
 }  // namespace

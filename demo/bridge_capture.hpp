@@ -1,7 +1,7 @@
 // Live audit of one interface inside a named network namespace (the demo's node bridge br0): a
-// thread enters the namespace (setns affects only the calling thread), opens a LiveSource there and
-// feeds the audit engine until stopped. Privileges are kept: a setuid() in one thread would drop
-// them for the whole process, which still has a lab to tear down.
+// thread enters the namespace (setns affects only the calling thread) and runs an audit session there,
+// records kept, until stopped. Privileges are kept: a setuid() in one thread would drop them for the
+// whole process, which still has a lab to tear down.
 #pragma once
 
 #include <atomic>

@@ -1,5 +1,5 @@
-// Where a playbook's audit steps get their flows: a live interface for a duration (libpcap through
-// audit::LiveSource), capture files (audit::read_capture_files). The lab bridge is captured by the
+// Where a playbook's audit steps get their flows: a live interface for a duration, or capture files,
+// each an audit::Session that keeps its records for the step. The lab bridge is captured by the
 // runner with demo::BridgeCapture while the lab's client talks.
 #pragma once
 

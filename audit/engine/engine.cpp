@@ -4,6 +4,7 @@
 #include <deque>
 #include <functional>
 #include <unordered_map>
+#include <utility>
 
 #include "audit/classify/plaintext.hpp"
 #include "audit/classify/tls_parser.hpp"
@@ -519,7 +520,14 @@ void Engine::begin_input(const std::string& name, const std::string& description
     impl_->input_packets = 0;
 }
 
-void Engine::on_packet(const RawPacket& p) { impl_->on_packet(p); }
+void Engine::describe_input(const std::string& description) {
+    if (!impl_->summary.inputs.empty()) impl_->summary.inputs.back().description = description;
+}
+
+Engine::PacketUse Engine::on_packet(const RawPacket& p) {
+    impl_->on_packet(p);
+    return impl_->last_use;
+}
 
 void Engine::end_input(std::uint64_t packets, const std::optional<SourceError>& error) {
     if (impl_->summary.inputs.empty()) return;
@@ -573,18 +581,20 @@ const AuditSummary& Engine::summary() const {
     impl_->summary.flows_active = impl_->table.size() - impl_->lingering;
     return impl_->summary;
 }
-AuditSummary& Engine::summary() {
-    impl_->summary.flows_active = impl_->table.size() - impl_->lingering;
-    return impl_->summary;
+void Engine::note_drops(std::uint64_t kernel_dropped, std::uint64_t interface_dropped) {
+    impl_->summary.kernel_dropped = kernel_dropped;
+    impl_->summary.interface_dropped = interface_dropped;
 }
+void Engine::note_interrupted() { impl_->summary.interrupted = true; }
+void Engine::note_evidence(EvidenceSummary evidence) { impl_->summary.evidence = std::move(evidence); }
 const std::vector<FlowRecord>& Engine::records() const { return impl_->finished; }
+std::vector<FlowRecord> Engine::take_records() { return std::exchange(impl_->finished, {}); }
 std::size_t Engine::active_flows() const { return impl_->table.size() - impl_->lingering; }
 std::size_t Engine::final_flow_bytes() {
     // Slot + one bucket index (load factor <= 1) + the FinalFlow + its free-list index when reused.
     return FlowTable<FlowState>::slot_bytes() + sizeof(std::uint32_t) + sizeof(FinalFlow) + sizeof(std::uint32_t);
 }
 std::size_t Engine::shared_verdicts() const { return impl_->verdicts.size(); }
-Engine::PacketUse Engine::last_packet_use() const { return impl_->last_use; }
 
 bool read_capture_files(const std::vector<std::string>& paths, Engine& engine, const std::atomic<bool>* stop) {
     bool ok = true;
@@ -605,12 +615,12 @@ bool read_capture_files(const std::vector<std::string>& paths, Engine& engine, c
             engine.on_packet(pkt);
             ++n;
             if (stop && (n & 0x3ff) == 0 && stop->load(std::memory_order_relaxed)) {
-                engine.summary().interrupted = true;
+                engine.note_interrupted();
                 break;
             }
         }
         // Again at the end: what the source learned while reading (a second capture glued on) shows up.
-        engine.summary().inputs.back().description = src->describe();
+        engine.describe_input(src->describe());
         engine.end_input(n, src->error());
         if (src->error()) ok = false;
         if (engine.summary().interrupted) break;

@@ -37,8 +37,14 @@ public:
     // Called once per finished flow (closed and expired, evicted, or flushed by finish()).
     void set_sink(FlowSink sink);
 
+    // What on_packet() did with its packet, so the evidence writer (--write) keeps the packets that
+    // decided each verdict: Inspected = the flow's verdict was still open.
+    enum class PacketUse : std::uint8_t { NotTcp, Inspected, AfterVerdictPlaintext, AfterVerdictEncrypted };
+
     void begin_input(const std::string& name, const std::string& description);
-    void on_packet(const RawPacket& p);
+    // The current input's description, again (a file source learns more while reading it).
+    void describe_input(const std::string& description);
+    PacketUse on_packet(const RawPacket& p);
     void end_input(std::uint64_t packets, const std::optional<SourceError>& error);
 
     // Expire flows idle since before now - idle_timeout (live capture; files flush at finish()).
@@ -46,10 +52,17 @@ public:
     // Every remaining flow is judged and handed to the sink.
     void finish();
 
+    // What the source knows and the packets do not show, for the summary: drops counted by the kernel
+    // and the interface (live), a run ended by a signal, what the evidence pcap holds.
+    void note_drops(std::uint64_t kernel_dropped, std::uint64_t interface_dropped);
+    void note_interrupted();
+    void note_evidence(EvidenceSummary evidence);
+
     [[nodiscard]] const AuditSummary& summary() const;
-    AuditSummary& summary();
     // Finished flows in order of first packet (after finish()); empty when keep_records is false.
     [[nodiscard]] const std::vector<FlowRecord>& records() const;
+    // The same, moved out (the engine keeps none after this).
+    std::vector<FlowRecord> take_records();
     [[nodiscard]] std::size_t active_flows() const;
 
     // Bytes a tracked flow costs once its verdict is final, by sizeof accounting: its flow-table slot,
@@ -58,11 +71,6 @@ public:
     static std::size_t final_flow_bytes();
     // Distinct verdicts currently shared by tracked flows (memory accounting and tests).
     [[nodiscard]] std::size_t shared_verdicts() const;
-
-    // What the last on_packet() did with its packet, so the evidence writer (--write) keeps the
-    // packets that decided each verdict: Inspected = the flow's verdict was still open.
-    enum class PacketUse : std::uint8_t { NotTcp, Inspected, AfterVerdictPlaintext, AfterVerdictEncrypted };
-    [[nodiscard]] PacketUse last_packet_use() const;
 
 private:
     struct Impl;
