@@ -12,6 +12,7 @@
 #include "audit/bundle/signing.hpp"
 #include "audit/session/session.hpp"
 #include "common/usage_error.hpp"
+#include "tests/unit/bundle/bundle_test_helpers.hpp"
 
 using namespace meshproof;
 using namespace meshproof::audit;
@@ -29,25 +30,8 @@ std::vector<std::string> lines_of(const std::string& text) {
     return out;
 }
 
-std::string slurp(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-struct TempDir {
-    std::filesystem::path path;
-    TempDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "meshproof-session.XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-};
+using audit::bundle::testing::TempDir;
+using audit::bundle::testing::read_text;
 
 SessionConfig files_config(Report report, std::vector<std::string> files) {
     SessionConfig c;
@@ -116,10 +100,10 @@ TEST_CASE("fail_on matches a verdict seen, and only then") {
 TEST_CASE("inputs that cannot be read, or are damaged part-way") {
     TempDir dir;
     const auto good = kCaptures + "/istio-mtls-tls12.pcap";
-    const std::string bytes = slurp(good);
-    const auto truncated = dir.path / "truncated.pcap";
+    const std::string bytes = read_text(good);
+    const auto truncated = dir.path() / "truncated.pcap";
     std::ofstream(truncated, std::ios::binary) << bytes.substr(0, bytes.size() - 7);
-    const auto junk = dir.path / "junk.pcap";
+    const auto junk = dir.path() / "junk.pcap";
     std::ofstream(junk, std::ios::binary) << "this is not a capture";
 
     std::ostringstream out, err;
@@ -144,17 +128,17 @@ TEST_CASE("metrics after the run: the textfile counts every flow, streamed or ke
         std::ostringstream out, err;
         auto c = files_config(report, {kCaptures});
         c.files = expand_capture_inputs(c.files);
-        c.metrics.textfile = (dir.path / "m.prom").string();
+        c.metrics.textfile = (dir.path() / "m.prom").string();
         const auto o = Session(c, out, err).run(nullptr);
         CHECK_FALSE(o.output_failed);
-        const std::string text = slurp(dir.path / "m.prom");
+        const std::string text = read_text(dir.path() / "m.prom");
         CHECK(text.find("meshproof_flows_total{") != std::string::npos);
         CHECK(text.find("verdict=\"plaintext-served\"") != std::string::npos);
     }
     SUBCASE("a textfile that cannot be written fails the run, after the report") {
         std::ostringstream out, err;
         auto c = files_config(Report::Json, {kCaptures + "/redis-auth.pcap"});
-        c.metrics.textfile = (dir.path / "missing" / "m.prom").string();
+        c.metrics.textfile = (dir.path() / "missing" / "m.prom").string();
         const auto o = Session(c, out, err).run(nullptr);
         CHECK(o.output_failed);
         CHECK(count_type(lines_of(out.str()), "summary") == 1);
@@ -163,7 +147,7 @@ TEST_CASE("metrics after the run: the textfile counts every flow, streamed or ke
 
 TEST_CASE("snapshot and policy: workloads on flow lines, findings after the summary, violations") {
     TempDir dir;
-    const auto policy = dir.path / "policy.yaml";
+    const auto policy = dir.path() / "policy.yaml";
     std::ofstream(policy) << "version: 1\n";
     for (const Report report : {Report::Json, Report::Table}) {
         CAPTURE(static_cast<int>(report));
@@ -171,10 +155,10 @@ TEST_CASE("snapshot and policy: workloads on flow lines, findings after the summ
         auto c = files_config(report, expand_capture_inputs({kCaptures}));
         c.compliance.k8s_snapshot = kSnapshot;
         c.compliance.policy = policy.string();
-        c.metrics.textfile = (dir.path / "m.prom").string();
+        c.metrics.textfile = (dir.path() / "m.prom").string();
         const auto o = Session(c, out, err).run(nullptr);
         CHECK(o.policy_violations);
-        const std::string text = slurp(dir.path / "m.prom");
+        const std::string text = read_text(dir.path() / "m.prom");
         CHECK(text.find("meshproof_policy_findings_total{") != std::string::npos);
         CHECK(text.find("src_namespace=\"demo\"") != std::string::npos);
         if (report == Report::Json) {
@@ -193,22 +177,22 @@ TEST_CASE("snapshot and policy: workloads on flow lines, findings after the summ
         auto c = files_config(Report::Json, {kCaptures});
         c.compliance.policy = policy.string();  // no snapshot
         CHECK_THROWS_AS(Session(c, out, err), UsageError);
-        c.compliance.k8s_snapshot = (dir.path / "missing.json").string();
+        c.compliance.k8s_snapshot = (dir.path() / "missing.json").string();
         CHECK_THROWS_AS(Session(c, out, err), std::runtime_error);
     }
 }
 
 TEST_CASE("a bundle keeps the records, sorted, and is signed") {
     TempDir dir;
-    REQUIRE(bundle::generate_key_files(dir.path / "keys", false));
+    REQUIRE(bundle::generate_key_files(dir.path() / "keys", false));
     std::ostringstream out, err;
     auto c = files_config(Report::Json, {kCaptures + "/redis-auth.pcap", kCaptures + "/istio-mtls-tls12.pcap"});
-    c.compliance.bundle = (dir.path / "b.tar.gz").string();
-    c.compliance.key = (dir.path / "keys" / "meshproof-signing.key").string();
+    c.compliance.bundle = (dir.path() / "b.tar.gz").string();
+    c.compliance.key = (dir.path() / "keys" / "meshproof-signing.key").string();
     const auto o = Session(c, out, err).run(nullptr);
     CHECK_FALSE(o.output_failed);
-    CHECK(std::filesystem::file_size(dir.path / "b.tar.gz") > 0);
-    const auto r = bundle::verify_bundle((dir.path / "b.tar.gz").string(), nullptr);
+    CHECK(std::filesystem::file_size(dir.path() / "b.tar.gz") > 0);
+    const auto r = bundle::verify_bundle((dir.path() / "b.tar.gz").string(), nullptr);
     CHECK(r.ok);
     CHECK(count_type(lines_of(out.str()), "flow") == 2);
 }
